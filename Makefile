@@ -1,0 +1,39 @@
+# bootc in Go. `make test` and `make demo` install what they need (Debian packages, Go modules).
+GO ?= go
+TAGS := containers_image_openpgp exclude_graphdriver_btrfs
+GOFLAGS_TAGS := -tags "$(TAGS)"
+PKGS := ./...
+
+.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz demo e2e clean
+
+all: build
+
+deps:
+	hack/deps.sh build test
+
+build: deps
+	$(GO) build $(GOFLAGS_TAGS) -o bin/bootc ./cmd/bootc
+
+vet: deps
+	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet $(GOFLAGS_TAGS) $(PKGS)
+
+# All tests: unit tests, root integration tests (tmpfs sysroots), the race detector, and
+# the ostree bindings under cgocheck2.
+test: deps build vet
+	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 20m $(PKGS)
+	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS_TAGS) -count=1 -timeout 10m ./ostree/...
+
+bench: deps
+	@echo "no benchmarks yet"
+
+fuzz: deps
+	@echo "no fuzz targets yet"
+
+demo: deps build
+	@echo "The demo arrives with the end-to-end issue; bin/bootc is built:"
+	bin/bootc --help
+
+clean:
+	rm -rf bin

@@ -1,0 +1,181 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"time"
+)
+
+// CommitOptions describe a commit to write.
+type CommitOptions struct {
+	// Parent is the parent commit checksum, or "" for none.
+	Parent string
+	// Subject and Body are the commit message.
+	Subject, Body string
+	// Metadata is the commit's a{sv} metadata.
+	Metadata Metadata
+	// Timestamp is the commit time; the zero time means now.
+	Timestamp time.Time
+}
+
+// WriteCommit writes root (and every unwritten directory in it) and a commit object
+// pointing at it, inside the current transaction, and returns the commit checksum.
+func (r *Repo) WriteCommit(ctx context.Context, root *MutableTree, opts CommitOptions) (string, error) {
+	if err := root.check(); err != nil {
+		return "", err
+	}
+	meta, err := newMetadataVariant(opts.Metadata)
+	if err != nil {
+		return "", fmt.Errorf("writing commit: %w", err)
+	}
+	defer unrefVariant(meta)
+	ts := opts.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	var out string
+	err = r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		parent, subject, body := cstrOrNil(opts.Parent), cstrOrNil(opts.Subject), cstrOrNil(opts.Body)
+		defer freeC(parent)
+		defer freeC(subject)
+		defer freeC(body)
+		var cerr *C.GError
+		cs := C.bootc_repo_write_commit(p, root.ptr, parent, subject, body, meta,
+			C.guint64(ts.Unix()), c, &cerr)
+		if cs == nil {
+			return failed(ctx, "", cerr)
+		}
+		out = takeString(cs)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing commit: %w", err)
+	}
+	return out, nil
+}
+
+// Commit is a commit object read from a repository.
+type Commit struct {
+	Checksum string
+	Metadata Metadata
+	Parent   string
+	Subject  string
+	Body     string
+	// Timestamp is the commit time (second resolution, UTC).
+	Timestamp time.Time
+	// RootContents and RootMeta are the checksums of the root dirtree and dirmeta.
+	RootContents, RootMeta string
+	// Partial is set when the commit's objects were not all fetched.
+	Partial bool
+}
+
+// ReadCommit resolves rev (a ref or checksum) and loads its commit object.
+func (r *Repo) ReadCommit(ctx context.Context, rev string) (*Commit, error) {
+	checksum, err := r.ResolveRev(ctx, rev, false)
+	if err != nil {
+		return nil, err
+	}
+	var out *Commit
+	err = r.use(func(p *C.OstreeRepo) error {
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var v *C.GVariant
+		var partial C.gboolean
+		var cerr *C.GError
+		if C.bootc_repo_load_commit(p, cs, &v, &partial, &cerr) == 0 {
+			return takeError(cerr)
+		}
+		defer C.g_variant_unref(v)
+		// (a{sv}aya(say)sstayay): metadata, parent, related, subject, body, time, root tree, root meta
+		child := func(i int) *C.GVariant { return C.bootc_variant_child(v, C.gsize(i)) }
+		out = &Commit{Checksum: checksum, Partial: partial != 0}
+		m := child(0)
+		out.Metadata = goMetadata(m)
+		C.g_variant_unref(m)
+		par := child(1)
+		out.Parent = takeString(C.bootc_checksum_from_variant(par))
+		C.g_variant_unref(par)
+		sub := child(3)
+		out.Subject = C.GoString(C.bootc_variant_get_string(sub))
+		C.g_variant_unref(sub)
+		body := child(4)
+		out.Body = C.GoString(C.bootc_variant_get_string(body))
+		C.g_variant_unref(body)
+		ts := child(5)
+		// Stored big-endian; GUINT64_FROM_BE is a macro, so swap here (little-endian hosts).
+		out.Timestamp = time.Unix(int64(bits.ReverseBytes64(uint64(C.bootc_variant_get_u64(ts)))), 0).UTC()
+		C.g_variant_unref(ts)
+		rc := child(6)
+		out.RootContents = takeString(C.bootc_checksum_from_variant(rc))
+		C.g_variant_unref(rc)
+		rm := child(7)
+		out.RootMeta = takeString(C.bootc_checksum_from_variant(rm))
+		C.g_variant_unref(rm)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", rev, err)
+	}
+	return out, nil
+}
+
+// ReadDetachedMetadata returns the detached metadata of commit checksum, or nil if it has
+// none (or an empty dictionary).
+func (r *Repo) ReadDetachedMetadata(ctx context.Context, checksum string) (Metadata, error) {
+	var out Metadata
+	err := r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var v *C.GVariant
+		var cerr *C.GError
+		if C.bootc_repo_read_detached(p, cs, &v, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		if v != nil {
+			if C.bootc_variant_n_children(v) > 0 {
+				out = goMetadata(v)
+			}
+			C.g_variant_unref(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading detached metadata of %s: %w", checksum, err)
+	}
+	return out, nil
+}
+
+// WriteDetachedMetadata replaces the detached metadata of commit checksum; nil removes it.
+func (r *Repo) WriteDetachedMetadata(ctx context.Context, checksum string, meta Metadata) error {
+	v, err := newMetadataVariant(meta)
+	if err != nil {
+		return fmt.Errorf("writing detached metadata of %s: %w", checksum, err)
+	}
+	defer unrefVariant(v)
+	err = r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var cerr *C.GError
+		if C.bootc_repo_write_detached(p, cs, v, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("writing detached metadata of %s: %w", checksum, err)
+	}
+	return nil
+}

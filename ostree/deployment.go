@@ -1,0 +1,157 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"runtime"
+	"strconv"
+	"sync"
+)
+
+// UnlockedState is a deployment's /usr overlay state (ostree admin unlock).
+type UnlockedState string
+
+// Unlocked states, named as libostree names them.
+const (
+	UnlockedNone        UnlockedState = "none"
+	UnlockedDevelopment UnlockedState = "development"
+	UnlockedHotfix      UnlockedState = "hotfix"
+	UnlockedTransient   UnlockedState = "transient"
+)
+
+func (u UnlockedState) c() C.OstreeDeploymentUnlockedState {
+	switch u {
+	case UnlockedDevelopment:
+		return C.OSTREE_DEPLOYMENT_UNLOCKED_DEVELOPMENT
+	case UnlockedHotfix:
+		return C.OSTREE_DEPLOYMENT_UNLOCKED_HOTFIX
+	case UnlockedTransient:
+		return C.OSTREE_DEPLOYMENT_UNLOCKED_TRANSIENT
+	}
+	return C.OSTREE_DEPLOYMENT_UNLOCKED_NONE
+}
+
+// Deployment is a snapshot of one OstreeDeployment of a sysroot: its fields are read when
+// the Deployment is obtained and do not change. It also keeps a reference to the C object,
+// so it can be handed back to Sysroot methods (as a merge deployment, or in the list given
+// to WriteDeployments).
+//
+// Ownership: the reference is dropped by Close, or by the garbage collector if Close is
+// never called (a safety net; deployments hold no file descriptors). Thread safety: the
+// snapshot is immutable and may be shared between goroutines.
+type Deployment struct {
+	ref *deploymentRef
+
+	// Index is the position in the sysroot's deployment list (0 boots by default).
+	Index int
+	// Stateroot is the deployment's stateroot (osname), e.g. "default".
+	Stateroot string
+	// Checksum is the commit the deployment was made from.
+	Checksum string
+	// Serial distinguishes deployments of the same commit.
+	Serial int
+	// BootChecksum identifies the kernel and initramfs; BootSerial distinguishes entries
+	// sharing it.
+	BootChecksum string
+	BootSerial   int
+	// Staged is set for a deployment staged for finalization at shutdown.
+	Staged bool
+	// Pinned deployments are never garbage collected.
+	Pinned bool
+	// Unlocked is the /usr overlay state.
+	Unlocked UnlockedState
+	// Origin is the origin file (nil when there is none).
+	Origin *KeyFile
+	// BootOptions is the kernel command line of its boot entry ("" when none is written yet).
+	BootOptions string
+}
+
+type deploymentRef struct {
+	mu  sync.Mutex
+	ptr *C.OstreeDeployment
+}
+
+func (r *deploymentRef) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.g_object_unref(C.gpointer(r.ptr))
+		r.ptr = nil
+	}
+}
+
+func (r *deploymentRef) get() *C.OstreeDeployment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ptr
+}
+
+// newDeployment snapshots a borrowed OstreeDeployment and takes its own reference.
+func newDeployment(p *C.OstreeDeployment) *Deployment {
+	C.g_object_ref(C.gpointer(p))
+	return wrapDeployment(p)
+}
+
+// wrapDeployment snapshots an OstreeDeployment whose reference it takes over.
+func wrapDeployment(p *C.OstreeDeployment) *Deployment {
+	d := &Deployment{
+		ref:          &deploymentRef{},
+		Index:        int(C.ostree_deployment_get_index(p)),
+		Stateroot:    C.GoString(C.ostree_deployment_get_osname(p)),
+		Checksum:     C.GoString(C.ostree_deployment_get_csum(p)),
+		Serial:       int(C.ostree_deployment_get_deployserial(p)),
+		BootChecksum: C.GoString(C.ostree_deployment_get_bootcsum(p)),
+		BootSerial:   int(C.ostree_deployment_get_bootserial(p)),
+		Staged:       C.ostree_deployment_is_staged(p) != 0,
+		Pinned:       C.ostree_deployment_is_pinned(p) != 0,
+		Unlocked:     UnlockedState(C.GoString(C.ostree_deployment_unlocked_state_to_string(C.ostree_deployment_get_unlocked(p)))),
+	}
+	if o := C.bootc_deployment_origin_data(p); o != nil {
+		if kf, err := ParseKeyFile(takeString(o)); err == nil {
+			d.Origin = kf
+		}
+	}
+	if opts := C.bootc_deployment_options(p); opts != nil {
+		d.BootOptions = C.GoString(opts)
+	}
+	d.ref.ptr = p
+	runtime.AddCleanup(d, func(r *deploymentRef) { r.release() }, d.ref)
+	return d
+}
+
+// Close drops the reference to the C object. The snapshot fields stay readable, but the
+// Deployment can no longer be passed to Sysroot methods. Safe to call more than once.
+func (d *Deployment) Close() {
+	if d != nil {
+		d.ref.release()
+	}
+}
+
+// ptr returns the C object; callers keep d alive until their C call returns.
+func (d *Deployment) cptr() *C.OstreeDeployment {
+	if d == nil {
+		return nil
+	}
+	return d.ref.get()
+}
+
+// Equal reports whether d and o are the same deployment (stateroot, checksum, serial).
+func (d *Deployment) Equal(o *Deployment) bool {
+	if d == nil || o == nil {
+		return d == o
+	}
+	return d.Stateroot == o.Stateroot && d.Checksum == o.Checksum && d.Serial == o.Serial
+}
+
+// OriginRelpath is the deployment's origin file path relative to the sysroot.
+func (d *Deployment) OriginRelpath() string {
+	return d.Relpath() + ".origin"
+}
+
+// Relpath is the deployment directory relative to the sysroot.
+func (d *Deployment) Relpath() string {
+	return "ostree/deploy/" + d.Stateroot + "/deploy/" + d.Checksum + "." + itoa(d.Serial)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,200 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+)
+
+// ResolveRev returns the checksum a ref (or checksum) names. With allowMissing, a missing
+// ref gives "" and no error; otherwise errors.Is(err, fs.ErrNotExist) holds for it.
+func (r *Repo) ResolveRev(ctx context.Context, rev string, allowMissing bool) (string, error) {
+	var out string
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cr := cstr(rev)
+		defer freeC(cr)
+		var cerr *C.GError
+		cs := C.bootc_repo_resolve(p, cr, gbool(allowMissing), &cerr)
+		if cs == nil && cerr != nil {
+			return takeError(cerr)
+		}
+		out = takeString(cs)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", rev, err)
+	}
+	return out, nil
+}
+
+// SetRef points ref at checksum at once (outside any transaction).
+func (r *Repo) SetRef(ctx context.Context, ref, checksum string) error {
+	if checksum == "" {
+		return fmt.Errorf("setting ref %s: empty checksum (use DeleteRef)", ref)
+	}
+	return r.setRef(ctx, ref, checksum)
+}
+
+// DeleteRef removes ref at once; deleting a missing ref is not an error.
+func (r *Repo) DeleteRef(ctx context.Context, ref string) error {
+	return r.setRef(ctx, ref, "")
+}
+
+func (r *Repo) setRef(ctx context.Context, ref, checksum string) error {
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		cref := cstr(ref)
+		defer freeC(cref)
+		cs := cstrOrNil(checksum)
+		defer freeC(cs)
+		var cerr *C.GError
+		if C.bootc_repo_set_ref(p, cref, cs, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		if checksum == "" {
+			return fmt.Errorf("deleting ref %s: %w", ref, err)
+		}
+		return fmt.Errorf("setting ref %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ListRefs returns the refs under prefix ("" for all), ref to checksum. Refs are given with
+// their full name, prefix included.
+func (r *Repo) ListRefs(ctx context.Context, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		cp := cstrOrNil(prefix)
+		defer freeC(cp)
+		var cerr *C.GError
+		arr := C.bootc_repo_list_refs(p, cp, c, &cerr)
+		if arr == nil {
+			return failed(ctx, "", cerr)
+		}
+		kv := takeStrv(arr)
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing refs %s: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// PruneFlags select what Prune does.
+type PruneFlags int
+
+// Prune flags.
+const (
+	// PruneRefsOnly keeps only objects reachable from refs (the usual mode).
+	PruneRefsOnly PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY
+	// PruneDryRun computes what would be pruned without deleting.
+	PruneDryRun PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE
+	// PruneCommitOnly only traverses commit objects.
+	PruneCommitOnly PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_COMMIT_ONLY
+)
+
+// PruneStats reports what Prune did.
+type PruneStats struct {
+	Objects, Pruned int
+	Bytes           uint64
+}
+
+// Prune deletes unreachable objects. depth is how much commit history is kept (-1 for all).
+func (r *Repo) Prune(ctx context.Context, flags PruneFlags, depth int) (PruneStats, error) {
+	var st PruneStats
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		var total, pruned C.gint
+		var size C.guint64
+		var cerr *C.GError
+		if C.bootc_repo_prune(p, C.OstreeRepoPruneFlags(flags), C.gint(depth), &total, &pruned, &size, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		st = PruneStats{Objects: int(total), Pruned: int(pruned), Bytes: uint64(size)}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("pruning %s: %w", r.path, err)
+	}
+	return st, nil
+}
+
+// OverwriteMode says what a checkout does with files that already exist.
+type OverwriteMode int
+
+// Overwrite modes.
+const (
+	// OverwriteNone fails on existing files.
+	OverwriteNone OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_NONE
+	// OverwriteUnionFiles replaces existing files (layering).
+	OverwriteUnionFiles OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_FILES
+	// OverwriteAddFiles only adds new files.
+	OverwriteAddFiles OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_ADD_FILES
+	// OverwriteUnionIdentical replaces files, failing unless they are identical.
+	OverwriteUnionIdentical OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_IDENTICAL
+)
+
+// CheckoutOptions control Repo.Checkout.
+type CheckoutOptions struct {
+	// User checks out as the calling user, ignoring ownership (needed for non-root).
+	User bool
+	// Overwrite chooses what happens with existing files (union mode for layering).
+	Overwrite OverwriteMode
+	// ProcessWhiteouts applies overlayfs/OCI whiteouts (.wh.NAME, .wh..wh..opq).
+	ProcessWhiteouts bool
+	// ForceCopy copies files instead of hardlinking them from the repo.
+	ForceCopy bool
+	// NoCopyFallback fails rather than copying when hardlinking is impossible.
+	NoCopyFallback bool
+	// Subpath checks out only this path of the commit ("" or "/" for all).
+	Subpath string
+}
+
+// Checkout writes the tree of rev to dest (created if missing).
+func (r *Repo) Checkout(ctx context.Context, rev, dest string, opts CheckoutOptions) error {
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		crev, cdest, csub := cstr(rev), cstr(dest), cstrOrNil(opts.Subpath)
+		defer freeC(crev)
+		defer freeC(cdest)
+		defer freeC(csub)
+		var cerr *C.GError
+		if C.bootc_repo_checkout(p, crev, cdest, csub, gbool(opts.User), C.int(opts.Overwrite),
+			gbool(opts.ProcessWhiteouts), gbool(opts.ForceCopy), gbool(opts.NoCopyFallback), c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checking out %s to %s: %w", rev, dest, err)
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// RepoMode is the storage mode of a repository.
+type RepoMode int
+
+// Repository modes.
+const (
+	// ModeBare stores files as themselves; needs root to write. Used by sysroots.
+	ModeBare RepoMode = C.OSTREE_REPO_MODE_BARE
+	// ModeArchive stores compressed objects, owned by the writer; usable without root.
+	ModeArchive RepoMode = C.OSTREE_REPO_MODE_ARCHIVE
+	// ModeBareUser stores ownership and xattrs in a user xattr.
+	ModeBareUser RepoMode = C.OSTREE_REPO_MODE_BARE_USER
+	// ModeBareUserOnly keeps no ownership or xattrs.
+	ModeBareUserOnly RepoMode = C.OSTREE_REPO_MODE_BARE_USER_ONLY
+)
+
+// String names the mode as the ostree command-line tool does.
+func (m RepoMode) String() string {
+	switch m {
+	case ModeBare:
+		return "bare"
+	case ModeArchive:
+		return "archive"
+	case ModeBareUser:
+		return "bare-user"
+	case ModeBareUserOnly:
+		return "bare-user-only"
+	}
+	return fmt.Sprintf("mode(%d)", int(m))
+}
+
+// ErrClosed is returned by methods of a Repo, Sysroot or MutableTree that was closed.
+var ErrClosed = errors.New("ostree: use of closed object")
+
+// Repo is an open OstreeRepo.
+//
+// Ownership: a Repo owns one reference to the C object (and so its directory file
+// descriptors and lock files) until Close. Close must be called; it is idempotent.
+//
+// Thread safety: object writes, reads, ref and commit calls may be made from several
+// goroutines at once, as libostree documents OstreeRepo as multithread-safe for those.
+// Only one transaction may be open at a time (see Transaction). Close waits for calls in
+// flight and must not race with new ones.
+type Repo struct {
+	mu   sync.RWMutex
+	ptr  *C.OstreeRepo
+	path string
+	mode RepoMode
+}
+
+func wrapRepo(ptr *C.OstreeRepo, path string) *Repo {
+	return &Repo{ptr: ptr, path: path, mode: RepoMode(C.bootc_repo_mode(ptr))}
+}
+
+// OpenRepo opens the repository at path. A missing repository gives an error for which
+// errors.Is(err, fs.ErrNotExist) holds.
+func OpenRepo(ctx context.Context, path string) (*Repo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("opening repo %s: %w", path, err)
+	}
+	cpath := cstr(path)
+	defer freeC(cpath)
+	c, release := cancellable(ctx)
+	defer release()
+	var cerr *C.GError
+	ptr := C.bootc_repo_open(cpath, c, &cerr)
+	if ptr == nil {
+		return nil, failed(ctx, "opening repo "+path, cerr)
+	}
+	return wrapRepo(ptr, path), nil
+}
+
+// CreateRepo creates a repository of the given mode at path (creating the directory if
+// needed) and opens it. Creating over an existing repository of the same mode opens it.
+func CreateRepo(ctx context.Context, path string, mode RepoMode) (*Repo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("creating repo %s: %w", path, err)
+	}
+	cpath := cstr(path)
+	defer freeC(cpath)
+	c, release := cancellable(ctx)
+	defer release()
+	var cerr *C.GError
+	ptr := C.bootc_repo_create(cpath, C.OstreeRepoMode(mode), c, &cerr)
+	if ptr == nil {
+		return nil, failed(ctx, "creating repo "+path, cerr)
+	}
+	return wrapRepo(ptr, path), nil
+}
+
+// Path returns the path the repository was opened at.
+func (r *Repo) Path() string { return r.path }
+
+// Close releases the repository. It is safe to call more than once.
+func (r *Repo) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.g_object_unref(C.gpointer(r.ptr))
+		r.ptr = nil
+	}
+	return nil
+}
+
+// use runs fn with the C pointer while holding the read lock, so Close cannot free it
+// underneath a call.
+func (r *Repo) use(fn func(p *C.OstreeRepo) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.ptr == nil {
+		return ErrClosed
+	}
+	return fn(r.ptr)
+}
+
+// Mode returns the repository's storage mode.
+func (r *Repo) Mode() RepoMode { return r.mode }
+
+// SetDisableFsync turns off fsync for this repository instance (tests, benchmarks, or
+// imports where the caller syncs the filesystem itself).
+func (r *Repo) SetDisableFsync(disable bool) error {
+	return r.use(func(p *C.OstreeRepo) error {
+		C.ostree_repo_set_disable_fsync(p, gbool(disable))
+		return nil
+	})
+}
+
+// SetConfig sets group.key = value in the repository's config file and writes it.
+func (r *Repo) SetConfig(group, key, value string) error {
+	return r.use(func(p *C.OstreeRepo) error {
+		cg, ck, cv := cstr(group), cstr(key), cstr(value)
+		defer freeC(cg)
+		defer freeC(ck)
+		defer freeC(cv)
+		var cerr *C.GError
+		if C.bootc_repo_config_set(p, cg, ck, cv, &cerr) == 0 {
+			return failed(nil, fmt.Sprintf("setting %s.%s in %s/config", group, key, r.path), cerr)
+		}
+		return nil
+	})
+}
+
+// Config returns group.key from the repository's config, and whether it is set.
+func (r *Repo) Config(group, key string) (string, bool, error) {
+	var val string
+	var ok bool
+	err := r.use(func(p *C.OstreeRepo) error {
+		cg, ck := cstr(group), cstr(key)
+		defer freeC(cg)
+		defer freeC(ck)
+		v := C.bootc_repo_config_get(p, cg, ck)
+		ok = v != nil
+		val = takeString(v)
+		return nil
+	})
+	return val, ok, err
+}
+
+// Transaction is an open repository transaction. Objects written and refs set through it
+// become durable at Commit; Abort discards refs set in it. Use Repo.WithTransaction, which
+// aborts on every error path, rather than managing one by hand.
+type Transaction struct {
+	repo *Repo
+	done bool
+}
+
+// PrepareTransaction starts a transaction. Only one may be open per Repo.
+func (r *Repo) PrepareTransaction(ctx context.Context) (*Transaction, error) {
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		var cerr *C.GError
+		var resuming C.gboolean
+		if C.ostree_repo_prepare_transaction(p, &resuming, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("preparing transaction in %s: %w", r.path, err)
+	}
+	return &Transaction{repo: r}, nil
+}
+
+// SetRef records that ref points at checksum when the transaction commits; an empty
+// checksum deletes ref at commit.
+func (t *Transaction) SetRef(ref, checksum string) {
+	_ = t.repo.use(func(p *C.OstreeRepo) error {
+		cref := cstr(ref)
+		defer freeC(cref)
+		csum := cstrOrNil(checksum)
+		defer freeC(csum)
+		C.ostree_repo_transaction_set_ref(p, nil, cref, csum)
+		return nil
+	})
+}
+
+// Commit finishes the transaction, making written objects and refs durable.
+func (t *Transaction) Commit(ctx context.Context) error {
+	if t.done {
+		return fmt.Errorf("committing transaction in %s: already finished", t.repo.path)
+	}
+	t.done = true
+	err := t.repo.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		var cerr *C.GError
+		if C.ostree_repo_commit_transaction(p, nil, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		t.abort()
+		return fmt.Errorf("committing transaction in %s: %w", t.repo.path, err)
+	}
+	return nil
+}
+
+// Abort discards the transaction. It is a no-op after Commit or a previous Abort.
+func (t *Transaction) Abort() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	return t.abort()
+}
+
+func (t *Transaction) abort() error {
+	return t.repo.use(func(p *C.OstreeRepo) error {
+		var cerr *C.GError
+		// Aborting must not be cancelled, or objects of a half transaction stay staged.
+		if C.ostree_repo_abort_transaction(p, nil, &cerr) == 0 {
+			return failed(nil, "aborting transaction in "+t.repo.path, cerr)
+		}
+		return nil
+	})
+}
+
+// WithTransaction runs fn inside a transaction: it commits when fn returns nil and aborts
+// when fn returns an error or panics. The calling goroutine stays on one OS thread from
+// prepare to commit, as older libostree kept repository lock state per thread; fn may
+// still write objects from other goroutines.
+func (r *Repo) WithTransaction(ctx context.Context, fn func(*Transaction) error) (err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t, err := r.PrepareTransaction(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = t.Abort()
+			panic(p)
+		}
+		if err != nil {
+			if aerr := t.Abort(); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
+	}()
+	if err = fn(t); err != nil {
+		return err
+	}
+	return t.Commit(ctx)
+}

@@ -1,0 +1,500 @@
+/* C shims between Go and libostree/GLib; see shim.h for the rules. */
+#include "shim.h"
+
+#include <string.h>
+#include <fcntl.h>
+#include <gio/gunixinputstream.h>
+
+/* ---- Errors ---- */
+
+const char *
+bootc_error_domain (const GError *err)
+{
+  return g_quark_to_string (err->domain);
+}
+
+GQuark
+bootc_io_error_quark (void)
+{
+  return G_IO_ERROR;
+}
+
+gboolean
+bootc_set_cancelled (GCancellable *c, GError **error)
+{
+  return g_cancellable_set_error_if_cancelled (c, error);
+}
+
+/* ---- Variants ---- */
+
+static GVariant *
+sink (GVariant *v)
+{
+  return g_variant_ref_sink (v);
+}
+
+GVariant *bootc_variant_string (const char *s) { return sink (g_variant_new_string (s)); }
+GVariant *bootc_variant_bytestring (const char *s) { return sink (g_variant_new_bytestring (s)); }
+GVariant *bootc_variant_u64 (guint64 v) { return sink (g_variant_new_uint64 (v)); }
+GVariant *bootc_variant_i64 (gint64 v) { return sink (g_variant_new_int64 (v)); }
+GVariant *bootc_variant_u32 (guint32 v) { return sink (g_variant_new_uint32 (v)); }
+GVariant *bootc_variant_i32 (gint32 v) { return sink (g_variant_new_int32 (v)); }
+GVariant *bootc_variant_bool (gboolean v) { return sink (g_variant_new_boolean (v)); }
+
+GVariant *
+bootc_variant_bytes (const guint8 *buf, gsize len)
+{
+  return sink (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, buf, len, 1));
+}
+
+GVariant *
+bootc_variant_strv (const char *const *strv, gssize n)
+{
+  return sink (g_variant_new_strv (strv, n));
+}
+
+GVariantBuilder *
+bootc_builder_new (const char *type)
+{
+  return g_variant_builder_new (G_VARIANT_TYPE (type));
+}
+
+void
+bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value)
+{
+  g_variant_builder_add (b, "{sv}", key, value);
+}
+
+void
+bootc_builder_add_xattr (GVariantBuilder *b, const char *name, const guint8 *value, gsize len)
+{
+  g_variant_builder_add (b, "(@ay@ay)", g_variant_new_bytestring (name),
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, value, len, 1));
+}
+
+GVariant *
+bootc_builder_end (GVariantBuilder *b)
+{
+  GVariant *v = sink (g_variant_builder_end (b));
+  g_variant_builder_unref (b);
+  return v;
+}
+
+const char *bootc_variant_type (GVariant *v) { return g_variant_get_type_string (v); }
+gboolean bootc_variant_is_asv (GVariant *v) { return g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT); }
+gsize bootc_variant_n_children (GVariant *v) { return g_variant_n_children (v); }
+GVariant *bootc_variant_child (GVariant *v, gsize i) { return g_variant_get_child_value (v, i); }
+const char *bootc_variant_get_string (GVariant *v) { return g_variant_get_string (v, NULL); }
+guint64 bootc_variant_get_u64 (GVariant *v) { return g_variant_get_uint64 (v); }
+gint64 bootc_variant_get_i64 (GVariant *v) { return g_variant_get_int64 (v); }
+guint32 bootc_variant_get_u32 (GVariant *v) { return g_variant_get_uint32 (v); }
+gint32 bootc_variant_get_i32 (GVariant *v) { return g_variant_get_int32 (v); }
+gboolean bootc_variant_get_bool (GVariant *v) { return g_variant_get_boolean (v); }
+GVariant *bootc_variant_get_variant (GVariant *v) { return g_variant_get_variant (v); }
+char *bootc_variant_print (GVariant *v) { return g_variant_print (v, TRUE); }
+
+const guint8 *
+bootc_variant_get_bytes (GVariant *v, gsize *len)
+{
+  return g_variant_get_fixed_array (v, len, 1);
+}
+
+/* ---- Repo ---- */
+
+OstreeRepo *
+bootc_repo_open (const char *path, GCancellable *c, GError **error)
+{
+  return ostree_repo_open_at (AT_FDCWD, path, c, error);
+}
+
+OstreeRepo *
+bootc_repo_create (const char *path, OstreeRepoMode mode, GCancellable *c, GError **error)
+{
+  return ostree_repo_create_at (AT_FDCWD, path, mode, NULL, c, error);
+}
+
+OstreeRepoMode
+bootc_repo_mode (OstreeRepo *repo)
+{
+  return ostree_repo_get_mode (repo);
+}
+
+char *
+bootc_repo_write_regfile_inline (OstreeRepo *repo, guint32 uid, guint32 gid, guint32 mode,
+                                 GVariant *xattrs, const guint8 *buf, gsize len,
+                                 GCancellable *c, GError **error)
+{
+  return ostree_repo_write_regfile_inline (repo, NULL, uid, gid, mode, xattrs, buf, len, c, error);
+}
+
+OstreeContentWriter *
+bootc_repo_write_regfile (OstreeRepo *repo, guint32 uid, guint32 gid, guint32 mode, guint64 len,
+                          GVariant *xattrs, GError **error)
+{
+  return ostree_repo_write_regfile (repo, NULL, uid, gid, mode, len, xattrs, error);
+}
+
+gboolean
+bootc_content_writer_write (OstreeContentWriter *w, const guint8 *buf, gsize len,
+                            GCancellable *c, GError **error)
+{
+  return g_output_stream_write_all (G_OUTPUT_STREAM (w), buf, len, NULL, c, error);
+}
+
+char *
+bootc_content_writer_finish (OstreeContentWriter *w, GCancellable *c, GError **error)
+{
+  return ostree_content_writer_finish (w, c, error);
+}
+
+char *
+bootc_repo_write_content_fd (OstreeRepo *repo, int fd, guint32 uid, guint32 gid, guint32 mode,
+                             guint64 len, GVariant *xattrs, GCancellable *c, GError **error)
+{
+  g_autoptr(GFileInfo) info = g_file_info_new ();
+  g_file_info_set_file_type (info, G_FILE_TYPE_REGULAR);
+  g_file_info_set_size (info, len);
+  g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
+  g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
+  g_file_info_set_attribute_uint32 (info, "unix::mode", mode);
+  g_autoptr(GInputStream) raw = g_unix_input_stream_new (fd, FALSE);
+  g_autoptr(GInputStream) content = NULL;
+  guint64 content_len = 0;
+  if (!ostree_raw_file_to_content_stream (raw, info, xattrs, &content, &content_len, c, error))
+    return NULL;
+  g_autofree guchar *csum = NULL;
+  if (!ostree_repo_write_content (repo, NULL, content, content_len, &csum, c, error))
+    return NULL;
+  return ostree_checksum_from_bytes (csum);
+}
+
+char *
+bootc_repo_write_symlink (OstreeRepo *repo, guint32 uid, guint32 gid, GVariant *xattrs,
+                          const char *target, GCancellable *c, GError **error)
+{
+  return ostree_repo_write_symlink (repo, NULL, uid, gid, xattrs, target, c, error);
+}
+
+char *
+bootc_repo_write_dirmeta (OstreeRepo *repo, guint32 uid, guint32 gid, guint32 mode,
+                          GVariant *xattrs, GCancellable *c, GError **error)
+{
+  g_autoptr(GFileInfo) info = g_file_info_new ();
+  g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
+  g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
+  g_file_info_set_attribute_uint32 (info, "unix::mode", mode);
+  g_autoptr(GVariant) meta = g_variant_ref_sink (ostree_create_directory_metadata (info, xattrs));
+  g_autofree guchar *csum = NULL;
+  if (!ostree_repo_write_metadata (repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, meta, &csum, c, error))
+    return NULL;
+  return ostree_checksum_from_bytes (csum);
+}
+
+char *
+bootc_repo_write_commit (OstreeRepo *repo, OstreeMutableTree *mtree, const char *parent,
+                         const char *subject, const char *body, GVariant *metadata,
+                         guint64 timestamp, GCancellable *c, GError **error)
+{
+  g_autoptr(GFile) root = NULL;
+  if (!ostree_repo_write_mtree (repo, mtree, &root, c, error))
+    return NULL;
+  char *out = NULL;
+  if (!ostree_repo_write_commit_with_time (repo, parent, subject, body, metadata,
+                                           OSTREE_REPO_FILE (root), timestamp, &out, c, error))
+    return NULL;
+  return out;
+}
+
+gboolean
+bootc_repo_load_commit (OstreeRepo *repo, const char *checksum, GVariant **out_commit,
+                        gboolean *out_partial, GError **error)
+{
+  OstreeRepoCommitState state = 0;
+  if (!ostree_repo_load_commit (repo, checksum, out_commit, &state, error))
+    return FALSE;
+  *out_partial = (state & OSTREE_REPO_COMMIT_STATE_PARTIAL) != 0;
+  return TRUE;
+}
+
+char *
+bootc_checksum_from_variant (GVariant *v)
+{
+  if (g_variant_n_children (v) == 0)
+    return NULL;
+  return ostree_checksum_from_bytes_v (v);
+}
+
+gboolean
+bootc_repo_read_detached (OstreeRepo *repo, const char *checksum, GVariant **out,
+                          GCancellable *c, GError **error)
+{
+  return ostree_repo_read_commit_detached_metadata (repo, checksum, out, c, error);
+}
+
+gboolean
+bootc_repo_write_detached (OstreeRepo *repo, const char *checksum, GVariant *meta,
+                           GCancellable *c, GError **error)
+{
+  return ostree_repo_write_commit_detached_metadata (repo, checksum, meta, c, error);
+}
+
+gboolean
+bootc_repo_has_object (OstreeRepo *repo, OstreeObjectType type, const char *checksum,
+                       gboolean *out_have, GCancellable *c, GError **error)
+{
+  return ostree_repo_has_object (repo, type, checksum, out_have, c, error);
+}
+
+char *
+bootc_repo_resolve (OstreeRepo *repo, const char *refspec, gboolean allow_noent, GError **error)
+{
+  char *out = NULL;
+  if (!ostree_repo_resolve_rev_ext (repo, refspec, allow_noent,
+                                    OSTREE_REPO_RESOLVE_REV_EXT_NONE, &out, error))
+    return NULL;
+  return out;
+}
+
+gboolean
+bootc_repo_set_ref (OstreeRepo *repo, const char *ref, const char *checksum,
+                    GCancellable *c, GError **error)
+{
+  return ostree_repo_set_ref_immediate (repo, NULL, ref, checksum, c, error);
+}
+
+char **
+bootc_repo_list_refs (OstreeRepo *repo, const char *prefix, GCancellable *c, GError **error)
+{
+  g_autoptr(GHashTable) refs = NULL;
+  if (!ostree_repo_list_refs_ext (repo, prefix, &refs, OSTREE_REPO_LIST_REFS_EXT_NONE, c, error))
+    return NULL;
+  GPtrArray *out = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, refs);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      g_ptr_array_add (out, g_strdup (k));
+      g_ptr_array_add (out, g_strdup (v));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+gboolean
+bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth, gint *out_total,
+                  gint *out_pruned, guint64 *out_size, GCancellable *c, GError **error)
+{
+  return ostree_repo_prune (repo, flags, depth, out_total, out_pruned, out_size, c, error);
+}
+
+gboolean
+bootc_repo_checkout (OstreeRepo *repo, const char *rev, const char *dest, const char *subpath,
+                     gboolean user_mode, int overwrite_mode, gboolean process_whiteouts,
+                     gboolean force_copy, gboolean no_copy_fallback, GCancellable *c,
+                     GError **error)
+{
+  g_autofree char *commit = NULL;
+  if (!ostree_repo_resolve_rev (repo, rev, FALSE, &commit, error))
+    return FALSE;
+  OstreeRepoCheckoutAtOptions opts = { 0, };
+  opts.mode = user_mode ? OSTREE_REPO_CHECKOUT_MODE_USER : OSTREE_REPO_CHECKOUT_MODE_NONE;
+  opts.overwrite_mode = overwrite_mode;
+  opts.process_whiteouts = process_whiteouts;
+  opts.force_copy = force_copy;
+  opts.no_copy_fallback = no_copy_fallback;
+  opts.subpath = subpath;
+  return ostree_repo_checkout_at (repo, &opts, AT_FDCWD, dest, commit, c, error);
+}
+
+gboolean
+bootc_repo_config_set (OstreeRepo *repo, const char *group, const char *key, const char *value,
+                       GError **error)
+{
+  g_autoptr(GKeyFile) config = ostree_repo_copy_config (repo);
+  g_key_file_set_string (config, group, key, value);
+  return ostree_repo_write_config (repo, config, error);
+}
+
+char *
+bootc_repo_config_get (OstreeRepo *repo, const char *group, const char *key)
+{
+  GKeyFile *config = ostree_repo_get_config (repo);
+  return g_key_file_get_string (config, group, key, NULL);
+}
+
+/* ---- Mutable tree ---- */
+
+OstreeMutableTree *
+bootc_mtree_from_commit (OstreeRepo *repo, const char *rev, GError **error)
+{
+  return ostree_mutable_tree_new_from_commit (repo, rev, error);
+}
+
+OstreeMutableTree *
+bootc_mtree_ensure_dir (OstreeMutableTree *t, const char *name, GError **error)
+{
+  OstreeMutableTree *out = NULL;
+  if (!ostree_mutable_tree_ensure_dir (t, name, &out, error))
+    return NULL;
+  return out;
+}
+
+static GPtrArray *
+path_array (const char *const *path, gsize n)
+{
+  GPtrArray *arr = g_ptr_array_new ();
+  for (gsize i = 0; i < n; i++)
+    g_ptr_array_add (arr, (gpointer) path[i]);
+  return arr;
+}
+
+OstreeMutableTree *
+bootc_mtree_ensure_parent_dirs (OstreeMutableTree *t, const char *const *path, gsize n,
+                                const char *metadata_checksum, GError **error)
+{
+  /* ostree_mutable_tree_ensure_parent_dirs treats the last element as a file name and
+   * creates only its parents, so append a dummy element to create every component. */
+  g_autoptr(GPtrArray) arr = path_array (path, n);
+  g_ptr_array_add (arr, (gpointer) "");
+  OstreeMutableTree *out = NULL;
+  if (!ostree_mutable_tree_ensure_parent_dirs (t, arr, metadata_checksum, &out, error))
+    return NULL;
+  return out;
+}
+
+OstreeMutableTree *
+bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n, GError **error)
+{
+  if (n == 0)
+    return g_object_ref (t);
+  g_autoptr(GPtrArray) arr = path_array (path, n);
+  OstreeMutableTree *out = NULL;
+  if (!ostree_mutable_tree_walk (t, arr, 0, &out, error))
+    return NULL;
+  return out;
+}
+
+gboolean
+bootc_mtree_lookup (OstreeMutableTree *t, const char *name, char **out_file,
+                    OstreeMutableTree **out_subdir, GError **error)
+{
+  return ostree_mutable_tree_lookup (t, name, out_file, out_subdir, error);
+}
+
+char **
+bootc_mtree_list (OstreeMutableTree *t, gboolean dirs)
+{
+  GHashTable *h = dirs ? ostree_mutable_tree_get_subdirs (t) : ostree_mutable_tree_get_files (t);
+  GPtrArray *out = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, h);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      g_ptr_array_add (out, g_strdup (k));
+      if (!dirs)
+        g_ptr_array_add (out, g_strdup (v));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+/* ---- Sysroot ---- */
+
+OstreeSysroot *
+bootc_sysroot_new (const char *path)
+{
+  g_autoptr(GFile) f = g_file_new_for_path (path);
+  return ostree_sysroot_new (f);
+}
+
+static GKeyFile *
+keyfile_from_data (const char *data, GError **error)
+{
+  if (data == NULL)
+    return NULL;
+  GKeyFile *kf = g_key_file_new ();
+  if (!g_key_file_load_from_data (kf, data, -1, G_KEY_FILE_KEEP_COMMENTS, error))
+    {
+      g_key_file_unref (kf);
+      return NULL;
+    }
+  return kf;
+}
+
+OstreeDeployment *
+bootc_sysroot_deploy (OstreeSysroot *s, gboolean stage, const char *osname, const char *revision,
+                      const char *origin_data, OstreeDeployment *merge, char **kargs,
+                      GCancellable *c, GError **error)
+{
+  g_autoptr(GKeyFile) origin = NULL;
+  if (origin_data != NULL)
+    {
+      origin = keyfile_from_data (origin_data, error);
+      if (origin == NULL)
+        return NULL;
+    }
+  /* libostree wants a commit checksum (and asserts on anything else): resolve refs first. */
+  g_autofree char *commit = NULL;
+  if (!ostree_repo_resolve_rev (ostree_sysroot_repo (s), revision, FALSE, &commit, error))
+    return NULL;
+  OstreeSysrootDeployTreeOpts opts = { 0, };
+  opts.override_kernel_argv = kargs;
+  OstreeDeployment *out = NULL;
+  gboolean ok;
+  if (stage)
+    ok = ostree_sysroot_stage_tree_with_options (s, osname, commit, origin, merge, &opts, &out,
+                                                 c, error);
+  else
+    ok = ostree_sysroot_deploy_tree_with_options (s, osname, commit, origin, merge, &opts, &out,
+                                                  c, error);
+  if (!ok)
+    return NULL;
+  return out;
+}
+
+gboolean
+bootc_sysroot_write_deployments (OstreeSysroot *s, OstreeDeployment **deps, gsize n,
+                                 gboolean postclean, GCancellable *c, GError **error)
+{
+  g_autoptr(GPtrArray) arr = g_ptr_array_new ();
+  for (gsize i = 0; i < n; i++)
+    g_ptr_array_add (arr, deps[i]);
+  OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = postclean };
+  return ostree_sysroot_write_deployments_with_options (s, arr, &opts, c, error);
+}
+
+gboolean
+bootc_sysroot_write_origin (OstreeSysroot *s, OstreeDeployment *d, const char *data,
+                            GCancellable *c, GError **error)
+{
+  g_autoptr(GKeyFile) origin = keyfile_from_data (data, error);
+  if (origin == NULL)
+    return FALSE;
+  return ostree_sysroot_write_origin_file (s, d, origin, c, error);
+}
+
+OstreeDeployment *
+bootc_deployment_index (GPtrArray *arr, guint i)
+{
+  return arr->pdata[i];
+}
+
+char *
+bootc_deployment_origin_data (OstreeDeployment *d)
+{
+  GKeyFile *origin = ostree_deployment_get_origin (d);
+  if (origin == NULL)
+    return NULL;
+  return g_key_file_to_data (origin, NULL, NULL);
+}
+
+const char *
+bootc_deployment_options (OstreeDeployment *d)
+{
+  OstreeBootconfigParser *bc = ostree_deployment_get_bootconfig (d);
+  if (bc == NULL)
+    return NULL;
+  return ostree_bootconfig_parser_get (bc, "options");
+}

@@ -1,0 +1,492 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// StagedLockedPath is the file that keeps libostree's ostree-finalize-staged.service from
+// finalizing a staged deployment (libostree 2022.7 has no "locked" deploy option).
+const StagedLockedPath = "/run/ostree/staged-deployment-locked"
+
+// ErrLocked is returned by Sysroot.Lock when another process holds the sysroot lock and the
+// context ends first, and by TryLock callers that want an error.
+var ErrLocked = errors.New("sysroot is locked by another process")
+
+// Sysroot is an OstreeSysroot: the physical root holding ostree/repo, ostree/deploy and
+// boot/. It is the booted system's sysroot (path "/") or an offline one.
+//
+// Ownership: a Sysroot owns one reference to the C object; Close unlocks it if locked and
+// drops the reference. Close must be called; it is idempotent.
+//
+// Thread safety: libostree documents OstreeSysroot as unsafe for concurrent use, so every
+// method takes the Sysroot's mutex; calls from several goroutines are serialised.
+// Cross-process exclusion is the sysroot lock (Lock, TryLock).
+type Sysroot struct {
+	mu     sync.Mutex
+	ptr    *C.OstreeSysroot
+	path   string
+	locked bool
+}
+
+// OpenSysroot returns a Sysroot for the directory path (not yet loaded: call Load).
+func OpenSysroot(path string) (*Sysroot, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening sysroot %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("opening sysroot: %w", err)
+	}
+	cp := cstr(abs)
+	defer freeC(cp)
+	return &Sysroot{ptr: C.bootc_sysroot_new(cp), path: abs}, nil
+}
+
+// Path returns the sysroot's absolute path.
+func (s *Sysroot) Path() string { return s.path }
+
+// Close unlocks the sysroot if this Sysroot holds the lock and releases it.
+func (s *Sysroot) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ptr == nil {
+		return nil
+	}
+	if s.locked {
+		C.ostree_sysroot_unlock(s.ptr)
+		s.locked = false
+	}
+	C.g_object_unref(C.gpointer(s.ptr))
+	s.ptr = nil
+	return nil
+}
+
+// do runs fn with the C pointer under the mutex.
+func (s *Sysroot) do(ctx context.Context, what string, fn func(p *C.OstreeSysroot, c *C.GCancellable) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ptr == nil {
+		return fmt.Errorf("%s: %w", what, ErrClosed)
+	}
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	c, release := cancellable(ctx)
+	defer release()
+	if err := fn(s.ptr, c); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// Load reads the sysroot's state (deployments, boot version). Call again after changes made
+// by another process.
+func (s *Sysroot) Load(ctx context.Context) error {
+	return s.do(ctx, "loading sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var cerr *C.GError
+		if C.ostree_sysroot_load(p, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// EnsureInitialized creates the sysroot's basic layout (ostree/repo, ostree/deploy, boot)
+// if missing.
+func (s *Sysroot) EnsureInitialized(ctx context.Context) error {
+	return s.do(ctx, "initializing sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var cerr *C.GError
+		if C.ostree_sysroot_ensure_initialized(p, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// InitStateroot creates the stateroot (osname) name with its /var, if missing.
+func (s *Sysroot) InitStateroot(ctx context.Context, name string) error {
+	return s.do(ctx, "initializing stateroot "+name, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		cn := cstr(name)
+		defer freeC(cn)
+		var cerr *C.GError
+		if C.ostree_sysroot_init_osname(p, cn, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// TryLock takes the sysroot lock if it is free and reports whether it did.
+func (s *Sysroot) TryLock() (bool, error) {
+	var got C.gboolean
+	err := s.do(nil, "locking sysroot "+s.path, func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		if s.locked {
+			got = C.TRUE
+			return nil
+		}
+		var cerr *C.GError
+		if C.ostree_sysroot_try_lock(p, &got, &cerr) == 0 {
+			return takeError(cerr)
+		}
+		s.locked = got != 0
+		return nil
+	})
+	return got != 0, err
+}
+
+// Lock takes the sysroot lock, waiting while another process holds it. It gives up when
+// ctx ends, with an error wrapping both ErrLocked and the context's error. onWait, if not
+// nil, is called once when the lock is found busy (to tell the user what is happening).
+func (s *Sysroot) Lock(ctx context.Context, onWait func()) error {
+	delay := 20 * time.Millisecond
+	for waited := false; ; waited = true {
+		got, err := s.TryLock()
+		if err != nil || got {
+			return err
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("locking sysroot %s: %w: %w", s.path, ErrLocked, ctx.Err())
+		case <-time.After(delay):
+		}
+		if delay < 500*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// Unlock releases the sysroot lock if held.
+func (s *Sysroot) Unlock() {
+	_ = s.do(nil, "unlocking sysroot", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		if s.locked {
+			C.ostree_sysroot_unlock(p)
+			s.locked = false
+		}
+		return nil
+	})
+}
+
+// IsBooted reports whether this sysroot is the one the running system booted from.
+func (s *Sysroot) IsBooted() bool {
+	var b bool
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		b = C.ostree_sysroot_get_booted_deployment(p) != nil
+		return nil
+	})
+	return b
+}
+
+// Deployments returns the loaded deployments in boot order (staged first when present).
+func (s *Sysroot) Deployments() ([]*Deployment, error) {
+	var out []*Deployment
+	err := s.do(nil, "listing deployments of "+s.path, func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		arr := C.ostree_sysroot_get_deployments(p) // (transfer container)
+		if arr == nil {
+			return errors.New("sysroot not loaded")
+		}
+		defer C.g_ptr_array_unref(arr)
+		for i := C.guint(0); i < arr.len; i++ {
+			out = append(out, newDeployment(C.bootc_deployment_index(arr, i)))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// borrowed snapshots a (transfer none) deployment pointer, or returns nil.
+func borrowed(p *C.OstreeDeployment) *Deployment {
+	if p == nil {
+		return nil
+	}
+	return newDeployment(p)
+}
+
+// Booted returns the booted deployment, or nil when this sysroot is not booted.
+func (s *Sysroot) Booted() *Deployment {
+	var d *Deployment
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		d = borrowed(C.ostree_sysroot_get_booted_deployment(p))
+		return nil
+	})
+	return d
+}
+
+// Staged returns the staged deployment, or nil.
+func (s *Sysroot) Staged() *Deployment {
+	var d *Deployment
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		d = borrowed(C.ostree_sysroot_get_staged_deployment(p))
+		return nil
+	})
+	return d
+}
+
+// MergeDeployment returns the deployment whose /etc a new deployment of stateroot merges
+// from: the booted one when booted in that stateroot, else the first of that stateroot.
+// It returns nil when the stateroot has none.
+func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
+	var d *Deployment
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		cn := cstrOrNil(stateroot)
+		defer freeC(cn)
+		if dp := C.ostree_sysroot_get_merge_deployment(p, cn); dp != nil { // (transfer full)
+			d = wrapDeployment(dp)
+		}
+		return nil
+	})
+	return d
+}
+
+// PendingAndRollback returns, on a booted sysroot, the deployment that boots next if it is
+// not the booted one (pending) and the rollback deployment of stateroot; either may be nil.
+// On a sysroot that is not booted, libostree reports the first deployment as pending and
+// no rollback.
+func (s *Sysroot) PendingAndRollback(stateroot string) (pending, rollback *Deployment) {
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		cn := cstr(stateroot)
+		defer freeC(cn)
+		var pd, rd *C.OstreeDeployment
+		C.ostree_sysroot_query_deployments_for(p, cn, &pd, &rd) // (transfer full)
+		if pd != nil {
+			pending = wrapDeployment(pd)
+		}
+		if rd != nil {
+			rollback = wrapDeployment(rd)
+		}
+		return nil
+	})
+	return pending, rollback
+}
+
+// DeploymentPath returns the absolute path of d's root directory.
+func (s *Sysroot) DeploymentPath(d *Deployment) string {
+	return filepath.Join(s.path, d.Relpath())
+}
+
+// DeployOptions describe a new deployment.
+type DeployOptions struct {
+	// Stateroot to deploy into (required).
+	Stateroot string
+	// Revision is the commit (checksum or ref) to deploy.
+	Revision string
+	// Origin is written as the deployment's origin file (nil for none).
+	Origin *KeyFile
+	// Merge is the deployment whose /etc is merged and whose kernel arguments are the
+	// default (nil: none, a fresh /etc).
+	Merge *Deployment
+	// KernelArgs, when not nil, replace the kernel arguments.
+	KernelArgs []string
+	// Locked (staging only) keeps the staged deployment from being finalized at shutdown
+	// until the lock is removed (UnlockStaged).
+	Locked bool
+}
+
+// DeployTree creates a new deployment now: checks out the commit, merges /etc from
+// opts.Merge in-process, and writes the origin. The deployment is not yet in the boot
+// list: pass it to WriteDeployments (or SimpleWriteDeployment).
+func (s *Sysroot) DeployTree(ctx context.Context, opts DeployOptions) (*Deployment, error) {
+	if opts.Locked {
+		return nil, errors.New("deploying: Locked applies only to staged deployments")
+	}
+	return s.deploy(ctx, false, opts)
+}
+
+// StageTree stages a deployment on a booted system: it is checked out now and finalized
+// (3-way /etc merge, boot entries) at shutdown by ostree-finalize-staged.service.
+func (s *Sysroot) StageTree(ctx context.Context, opts DeployOptions) (*Deployment, error) {
+	d, err := s.deploy(ctx, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Locked {
+		if err := os.MkdirAll(filepath.Dir(StagedLockedPath), 0o755); err == nil {
+			err = os.WriteFile(StagedLockedPath, nil, 0o644)
+		}
+		if err != nil {
+			return d, fmt.Errorf("locking finalization of staged deployment: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// UnlockStaged removes the finalization lock of a staged deployment (no error if absent).
+func UnlockStaged() error {
+	if err := os.Remove(StagedLockedPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("unlocking staged deployment: %w", err)
+	}
+	return nil
+}
+
+// StagedLocked reports whether the staged deployment's finalization is locked.
+func StagedLocked() bool {
+	_, err := os.Stat(StagedLockedPath)
+	return err == nil
+}
+
+func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*Deployment, error) {
+	if opts.Stateroot == "" || opts.Revision == "" {
+		return nil, errors.New("deploying: stateroot and revision are required")
+	}
+	verb := "deploying"
+	if stage {
+		verb = "staging"
+	}
+	var out *Deployment
+	err := s.do(ctx, fmt.Sprintf("%s %s in stateroot %s", verb, opts.Revision, opts.Stateroot),
+		func(p *C.OstreeSysroot, c *C.GCancellable) error {
+			cos, crev := cstr(opts.Stateroot), cstr(opts.Revision)
+			defer freeC(cos)
+			defer freeC(crev)
+			var corigin *C.char
+			if opts.Origin != nil {
+				corigin = cstr(opts.Origin.String())
+				defer freeC(corigin)
+			}
+			var kargs **C.char
+			if opts.KernelArgs != nil {
+				kargs = cstrv(opts.KernelArgs)
+				defer freeStrv(kargs)
+			}
+			merge := opts.Merge.cptr()
+			if opts.Merge != nil && merge == nil {
+				return fmt.Errorf("merge deployment: %w", ErrClosed)
+			}
+			var cerr *C.GError
+			d := C.bootc_sysroot_deploy(p, gbool(stage), cos, crev, corigin, merge, kargs, c, &cerr)
+			runtime.KeepAlive(opts.Merge)
+			if d == nil {
+				return failed(ctx, "", cerr)
+			}
+			out = wrapDeployment(d)
+			return nil
+		})
+	return out, err
+}
+
+// WriteOptions control WriteDeployments.
+type WriteOptions struct {
+	// NoCleanup skips the cleanup (old deployments, repo prune) that normally follows.
+	NoCleanup bool
+}
+
+// WriteDeployments makes deps the complete, ordered deployment list (the first boots by
+// default): it writes boot entries, swaps the boot version atomically, and reloads.
+func (s *Sysroot) WriteDeployments(ctx context.Context, deps []*Deployment, opts WriteOptions) error {
+	err := s.do(ctx, "writing deployments of "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		arr := (**C.OstreeDeployment)(C.calloc(C.size_t(len(deps)+1), C.size_t(unsafe.Sizeof(uintptr(0)))))
+		defer C.free(unsafe.Pointer(arr))
+		sl := unsafe.Slice(arr, len(deps)+1)
+		for i, d := range deps {
+			if sl[i] = d.cptr(); sl[i] == nil {
+				return fmt.Errorf("deployment %s.%d: %w", d.Checksum, d.Serial, ErrClosed)
+			}
+		}
+		var cerr *C.GError
+		ok := C.bootc_sysroot_write_deployments(p, arr, C.gsize(len(deps)), gbool(!opts.NoCleanup), c, &cerr)
+		runtime.KeepAlive(deps)
+		if ok == 0 {
+			return failed(ctx, "", cerr)
+		}
+		if C.ostree_sysroot_load(p, c, &cerr) == 0 {
+			return failed(ctx, "reloading", cerr)
+		}
+		return nil
+	})
+	return err
+}
+
+// Cleanup deletes deployments and boot entries that are no longer listed and prunes the
+// repository of objects no ref or deployment needs.
+func (s *Sysroot) Cleanup(ctx context.Context) error {
+	return s.do(ctx, "cleaning up sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var cerr *C.GError
+		if C.ostree_sysroot_cleanup(p, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// WriteOrigin replaces the origin file of d.
+func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFile) error {
+	return s.do(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		data := cstr(origin.String())
+		defer freeC(data)
+		dp := d.cptr()
+		if dp == nil {
+			return ErrClosed
+		}
+		var cerr *C.GError
+		ok := C.bootc_sysroot_write_origin(p, dp, data, c, &cerr)
+		runtime.KeepAlive(d)
+		if ok == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// SetPinned pins or unpins d (pinned deployments are never removed by new deployments).
+func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
+	return s.do(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		dp := d.cptr()
+		if dp == nil {
+			return ErrClosed
+		}
+		var cerr *C.GError
+		ok := C.ostree_sysroot_deployment_set_pinned(p, dp, gbool(pinned), &cerr)
+		runtime.KeepAlive(d)
+		if ok == 0 {
+			return takeError(cerr)
+		}
+		return nil
+	})
+}
+
+// UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).
+func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state UnlockedState) error {
+	return s.do(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		dp := d.cptr()
+		if dp == nil {
+			return ErrClosed
+		}
+		var cerr *C.GError
+		ok := C.ostree_sysroot_deployment_unlock(p, dp, state.c(), c, &cerr)
+		runtime.KeepAlive(d)
+		if ok == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// Repo opens the sysroot's repository (ostree/repo). The caller closes it.
+func (s *Sysroot) Repo(ctx context.Context) (*Repo, error) {
+	var r *Repo
+	err := s.do(ctx, "opening repo of sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var rp *C.OstreeRepo
+		var cerr *C.GError
+		if C.ostree_sysroot_get_repo(p, &rp, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		r = wrapRepo(rp, filepath.Join(s.path, "ostree/repo"))
+		return nil
+	})
+	return r, err
+}

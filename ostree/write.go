@@ -1,0 +1,279 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// FileMeta is the ownership, mode and extended attributes of an object to write.
+// Mode holds the permission bits including setuid, setgid and sticky (07777); the file type
+// bits are added by each write call.
+type FileMeta struct {
+	UID, GID uint32
+	Mode     uint32
+	Xattrs   []Xattr
+}
+
+// inlineMax is the size up to which a regular file is read whole and written in one call.
+const inlineMax = 64 << 10
+
+// chunkSize is the size of the buffers larger files are streamed through.
+const chunkSize = 512 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+func bufPtr(b []byte) *C.guint8 {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.guint8)(unsafe.Pointer(&b[0]))
+}
+
+// WriteRegfile writes a regular file object of exactly size bytes read from r and returns
+// its checksum. It must be called inside a transaction; several goroutines may call it at
+// once. Reading fewer or more than size bytes is an error and writes nothing.
+func (r *Repo) WriteRegfile(ctx context.Context, meta FileMeta, size int64, rd io.Reader) (string, error) {
+	if size < 0 {
+		return "", fmt.Errorf("writing file object: negative size %d", size)
+	}
+	var out string
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		xattrs := newXattrsVariant(meta.Xattrs)
+		defer unrefVariant(xattrs)
+		mode := C.guint32(C.S_IFREG | (meta.Mode & 07777))
+		bp := chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bp)
+		buf := *bp
+
+		if size <= inlineMax {
+			b := buf[:size]
+			if _, err := io.ReadFull(rd, b); err != nil {
+				return fmt.Errorf("reading content: %w", err)
+			}
+			if err := expectEOF(rd); err != nil {
+				return err
+			}
+			var cerr *C.GError
+			csum := C.bootc_repo_write_regfile_inline(p, C.guint32(meta.UID), C.guint32(meta.GID),
+				mode, xattrs, bufPtr(b), C.gsize(size), c, &cerr)
+			if csum == nil {
+				return failed(ctx, "", cerr)
+			}
+			out = takeString(csum)
+			return nil
+		}
+
+		if r.mode == ModeArchive {
+			// libostree 2022.7 cannot stream into archive repositories: spool to an
+			// unlinked file in the repo's tmp directory and write from there.
+			csum, err := r.writeSpooled(p, c, meta, mode, xattrs, size, rd, buf)
+			if err != nil {
+				return err
+			}
+			out = csum
+			return nil
+		}
+		var cerr *C.GError
+		w := C.bootc_repo_write_regfile(p, C.guint32(meta.UID), C.guint32(meta.GID), mode,
+			C.guint64(size), xattrs, &cerr)
+		if w == nil {
+			return failed(ctx, "", cerr)
+		}
+		defer C.g_object_unref(C.gpointer(w))
+		err := copyChunks(rd, size, buf, func(chunk []byte) error {
+			var cerr *C.GError
+			if C.bootc_content_writer_write(w, bufPtr(chunk), C.gsize(len(chunk)), c, &cerr) == 0 {
+				return failed(ctx, "", cerr)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		csum := C.bootc_content_writer_finish(w, c, &cerr)
+		if csum == nil {
+			return failed(ctx, "", cerr)
+		}
+		out = takeString(csum)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing file object: %w", err)
+	}
+	return out, nil
+}
+
+// copyChunks reads exactly size bytes of rd through buf, handing each chunk to write, and
+// checks that rd ends there.
+func copyChunks(rd io.Reader, size int64, buf []byte, write func([]byte) error) error {
+	for remaining := size; remaining > 0; {
+		n := min(int64(len(buf)), remaining)
+		if _, err := io.ReadFull(rd, buf[:n]); err != nil {
+			return fmt.Errorf("reading content: %w", err)
+		}
+		if err := write(buf[:n]); err != nil {
+			return err
+		}
+		remaining -= n
+	}
+	return expectEOF(rd)
+}
+
+// writeSpooled writes a file object of an archive repository through an unlinked
+// temporary file.
+func (r *Repo) writeSpooled(p *C.OstreeRepo, c *C.GCancellable, meta FileMeta, mode C.guint32,
+	xattrs *C.GVariant, size int64, rd io.Reader, buf []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Join(r.path, "tmp"), "bootc-spool-")
+	if err != nil {
+		return "", err
+	}
+	os.Remove(f.Name())
+	defer f.Close()
+	if err := copyChunks(rd, size, buf, func(chunk []byte) error {
+		_, err := f.Write(chunk)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	var cerr *C.GError
+	csum := C.bootc_repo_write_content_fd(p, C.int(f.Fd()), C.guint32(meta.UID), C.guint32(meta.GID),
+		mode, C.guint64(size), xattrs, c, &cerr)
+	runtime.KeepAlive(f)
+	if csum == nil {
+		return "", failed(nil, "", cerr)
+	}
+	return takeString(csum), nil
+}
+
+// expectEOF checks that rd has nothing beyond the declared size.
+func expectEOF(rd io.Reader) error {
+	var one [1]byte
+	n, err := rd.Read(one[:])
+	if n > 0 {
+		return errors.New("content is longer than its declared size")
+	}
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("reading content: %w", err)
+	}
+	return nil
+}
+
+// WriteRegfileBytes writes a regular file object whose content is b.
+func (r *Repo) WriteRegfileBytes(ctx context.Context, meta FileMeta, b []byte) (string, error) {
+	return r.WriteRegfile(ctx, meta, int64(len(b)), &byteReader{b: b})
+}
+
+type byteReader struct{ b []byte }
+
+func (br *byteReader) Read(p []byte) (int, error) {
+	if len(br.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, br.b)
+	br.b = br.b[n:]
+	return n, nil
+}
+
+// WriteSymlink writes a symbolic link object (meta.Mode is ignored: links are 0777) and
+// returns its checksum.
+func (r *Repo) WriteSymlink(ctx context.Context, meta FileMeta, target string) (string, error) {
+	var out string
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		xattrs := newXattrsVariant(meta.Xattrs)
+		defer unrefVariant(xattrs)
+		ct := cstr(target)
+		defer freeC(ct)
+		var cerr *C.GError
+		csum := C.bootc_repo_write_symlink(p, C.guint32(meta.UID), C.guint32(meta.GID), xattrs, ct, c, &cerr)
+		if csum == nil {
+			return failed(ctx, "", cerr)
+		}
+		out = takeString(csum)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing symlink object -> %s: %w", target, err)
+	}
+	return out, nil
+}
+
+// WriteDirMeta writes a directory metadata object and returns its checksum.
+func (r *Repo) WriteDirMeta(ctx context.Context, meta FileMeta) (string, error) {
+	var out string
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		xattrs := newXattrsVariant(meta.Xattrs)
+		defer unrefVariant(xattrs)
+		var cerr *C.GError
+		csum := C.bootc_repo_write_dirmeta(p, C.guint32(meta.UID), C.guint32(meta.GID),
+			C.guint32(C.S_IFDIR|(meta.Mode&07777)), xattrs, c, &cerr)
+		if csum == nil {
+			return failed(ctx, "", cerr)
+		}
+		out = takeString(csum)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing directory metadata: %w", err)
+	}
+	return out, nil
+}
+
+// ObjectType names an ostree object type.
+type ObjectType int
+
+// Object types.
+const (
+	ObjectFile       ObjectType = C.OSTREE_OBJECT_TYPE_FILE
+	ObjectDirTree    ObjectType = C.OSTREE_OBJECT_TYPE_DIR_TREE
+	ObjectDirMeta    ObjectType = C.OSTREE_OBJECT_TYPE_DIR_META
+	ObjectCommit     ObjectType = C.OSTREE_OBJECT_TYPE_COMMIT
+	ObjectCommitMeta ObjectType = C.OSTREE_OBJECT_TYPE_COMMIT_META
+)
+
+// HasObject reports whether the repository holds the object.
+func (r *Repo) HasObject(ctx context.Context, typ ObjectType, checksum string) (bool, error) {
+	var have C.gboolean
+	err := r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var cerr *C.GError
+		if C.bootc_repo_has_object(p, C.OstreeObjectType(typ), cs, &have, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("looking up object %s: %w", checksum, err)
+	}
+	return have != 0, nil
+}
