@@ -239,6 +239,17 @@ bootc_repo_write_detached (OstreeRepo *repo, const char *checksum, GVariant *met
 }
 
 gboolean
+bootc_repo_file_size (OstreeRepo *repo, const char *checksum, guint64 *out_size,
+                      GCancellable *c, GError **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  if (!ostree_repo_load_file (repo, checksum, NULL, &info, NULL, c, error))
+    return FALSE;
+  *out_size = g_file_info_get_size (info);
+  return TRUE;
+}
+
+gboolean
 bootc_repo_has_object (OstreeRepo *repo, OstreeObjectType type, const char *checksum,
                        gboolean *out_have, GCancellable *c, GError **error)
 {
@@ -368,7 +379,10 @@ bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n, GError
 {
   if (n == 0)
     return g_object_ref (t);
+  /* Like ensure_parent_dirs, ostree_mutable_tree_walk stops at the parent of the last
+   * element: append a dummy element to walk to the directory itself. */
   g_autoptr(GPtrArray) arr = path_array (path, n);
+  g_ptr_array_add (arr, (gpointer) "");
   OstreeMutableTree *out = NULL;
   if (!ostree_mutable_tree_walk (t, arr, 0, &out, error))
     return NULL;

@@ -73,6 +73,8 @@ gboolean bootc_repo_read_detached (OstreeRepo *repo, const char *checksum, GVari
                                    GCancellable *c, GError **error);
 gboolean bootc_repo_write_detached (OstreeRepo *repo, const char *checksum, GVariant *meta,
                                     GCancellable *c, GError **error);
+gboolean bootc_repo_file_size (OstreeRepo *repo, const char *checksum, guint64 *out_size,
+                               GCancellable *c, GError **error);
 gboolean bootc_repo_has_object (OstreeRepo *repo, OstreeObjectType type, const char *checksum,
                                 gboolean *out_have, GCancellable *c, GError **error);
 char *bootc_repo_resolve (OstreeRepo *repo, const char *refspec, gboolean allow_noent,

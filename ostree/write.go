@@ -277,3 +277,23 @@ func (r *Repo) HasObject(ctx context.Context, typ ObjectType, checksum string) (
 	}
 	return have != 0, nil
 }
+
+// FileSize returns the content size of the file object checksum.
+func (r *Repo) FileSize(ctx context.Context, checksum string) (int64, error) {
+	var size C.guint64
+	err := r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var cerr *C.GError
+		if C.bootc_repo_file_size(p, cs, &size, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading file object %s: %w", checksum, err)
+	}
+	return int64(size), nil
+}
