@@ -28,8 +28,15 @@ test: deps build vet
 bench: deps
 	@echo "no benchmarks yet"
 
+# Each fuzz target runs for FUZZTIME (60s by default) with its committed seed corpus.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := ./internal/imgref:FuzzParse ./internal/imgref:FuzzEscape \
+	./internal/tarstream:FuzzReader ./internal/importer:FuzzImportLayer
 fuzz: deps
-	@echo "no fuzz targets yet"
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test $(GOFLAGS_TAGS) -run=NONE -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
 
 demo: deps build
 	@echo "The demo arrives with the end-to-end issue; bin/bootc is built:"

@@ -1,0 +1,177 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/bootc-go/bootc/ostree"
+)
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// MergeLayers stacks layer commits (base first) into one tree with overlay semantics: a
+// ".wh.NAME" file deletes NAME from the layers below, a directory holding ".wh..wh..opq"
+// hides everything below it, files and symlinks of upper layers replace what is below,
+// and a directory's metadata is that of the topmost layer holding it. The caller closes
+// the returned tree.
+func MergeLayers(ctx context.Context, repo *ostree.Repo, layers []string) (*ostree.MutableTree, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("merging layers: no layers")
+	}
+	merged := ostree.NewMutableTree()
+	for _, commit := range layers {
+		if err := ctx.Err(); err != nil {
+			merged.Close()
+			return nil, err
+		}
+		src, err := repo.NewMutableTreeFromCommit(commit)
+		if err != nil {
+			merged.Close()
+			return nil, err
+		}
+		err = applyDir(merged, src, "")
+		src.Close()
+		if err != nil {
+			merged.Close()
+			return nil, fmt.Errorf("merging layer commit %s: %w", commit, err)
+		}
+	}
+	return merged, nil
+}
+
+// applyDir applies the directory src (of an upper layer) onto dst.
+func applyDir(dst, src *ostree.MutableTree, path string) error {
+	if err := dst.SetMetadataChecksum(src.MetadataChecksum()); err != nil {
+		return err
+	}
+	files := src.Files()
+	if _, ok := files[opaqueMarker]; ok {
+		for name := range dst.Files() {
+			if err := dst.Remove(name, false); err != nil {
+				return err
+			}
+		}
+		for _, name := range dst.Subdirs() {
+			if err := dst.Remove(name, false); err != nil {
+				return err
+			}
+		}
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		switch {
+		case name == opaqueMarker:
+		case strings.HasPrefix(name, whiteoutPrefix):
+			if err := dst.Remove(strings.TrimPrefix(name, whiteoutPrefix), true); err != nil {
+				return fmt.Errorf("whiteout %s/%s: %w", path, name, err)
+			}
+		default:
+			if err := dst.ReplaceFile(name, files[name]); err != nil {
+				// A directory below is replaced by the file.
+				if err := dst.Remove(name, false); err != nil {
+					return fmt.Errorf("%s/%s: %w", path, name, err)
+				}
+				if err := dst.ReplaceFile(name, files[name]); err != nil {
+					return fmt.Errorf("%s/%s: %w", path, name, err)
+				}
+			}
+		}
+	}
+	for _, name := range src.Subdirs() {
+		if err := applySubdir(dst, src, path, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applySubdir(dst, src *ostree.MutableTree, path, name string) error {
+	_, srcSub, err := src.Lookup(name)
+	if err != nil {
+		return err
+	}
+	defer srcSub.Close()
+	file, dstSub, err := dst.Lookup(name)
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	case err == nil && dstSub == nil && file != "":
+		// A file or symlink below is replaced by the directory.
+		if err := dst.Remove(name, false); err != nil {
+			return err
+		}
+	}
+	if dstSub == nil {
+		if dstSub, err = dst.EnsureDir(name); err != nil {
+			return err
+		}
+	}
+	defer dstSub.Close()
+	return applyDir(dstSub, srcSub, path+"/"+name)
+}
+
+// removeEmptyFiles deletes the named files under dir when they are empty (zero-size
+// content objects), as upstream does for /etc/hostname and /etc/resolv.conf that image
+// builders inject.
+func removeEmptyFiles(ctx context.Context, repo *ostree.Repo, root *ostree.MutableTree, dir []string, names ...string) error {
+	d, err := root.Walk(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer d.Close()
+	files := d.Files()
+	for _, name := range names {
+		csum, ok := files[name]
+		if !ok {
+			continue
+		}
+		size, err := repo.FileSize(ctx, csum)
+		if err != nil {
+			return err
+		}
+		if size == 0 {
+			if err := d.Remove(name, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hasKernel reports whether the tree has usr/lib/modules/*/vmlinuz.
+func hasKernel(root *ostree.MutableTree) (bool, error) {
+	mods, err := root.Walk([]string{"usr", "lib", "modules"})
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer mods.Close()
+	for _, kver := range mods.Subdirs() {
+		_, d, err := mods.Lookup(kver)
+		if err != nil {
+			return false, err
+		}
+		_, ok := d.Files()["vmlinuz"]
+		d.Close()
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
