@@ -25,8 +25,13 @@ test: deps build vet
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 20m $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS_TAGS) -count=1 -timeout 10m ./ostree/...
 
+# Import benchmark: bootc pull+import against skopeo copy + ostree commit --tree=tar=, on
+# generated images of about 100 MiB and 1 GiB (BENCH_SIZES, in MiB), plus a re-import with
+# one small layer changed. Needs root.
+BENCH_SIZES ?= 100,1024
 bench: deps
-	@echo "no benchmarks yet"
+	$(GO) build $(GOFLAGS_TAGS) -o bin/bench ./tests/bench
+	bin/bench -sizes $(BENCH_SIZES)
 
 # Each fuzz target runs for FUZZTIME (60s by default) with its committed seed corpus.
 FUZZTIME ?= 60s

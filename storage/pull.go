@@ -1,0 +1,475 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/rs/zerolog"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/signature"
+	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/transports"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage/pkg/configfile"
+)
+
+// DefaultMaxParallelDownloads is the number of blobs fetched concurrently when
+// PullOptions.MaxParallelDownloads is 0.
+const DefaultMaxParallelDownloads = 6
+
+// DefaultProgressInterval is the interval between byte-count progress events when
+// PullOptions.ProgressInterval is 0.
+const DefaultProgressInterval = 200 * time.Millisecond
+
+// OstreeAuthFiles are the authentication files upstream bootc reads as root, in order; the
+// first that exists is used. When none exists (or when not running as root), containers/image's
+// defaults apply: ${XDG_RUNTIME_DIR}/containers/auth.json (/run/containers/0/auth.json for
+// root), then ~/.docker/config.json.
+var OstreeAuthFiles = []string{"/run/ostree/auth.json", "/etc/ostree/auth.json", "/usr/lib/ostree/auth.json"}
+
+// PullOptions says what to pull and how. Only Source is required.
+type PullOptions struct {
+	// Source is a transport-qualified containers/image reference: "docker://quay.io/x/y:tag",
+	// "oci:/path:tag", "oci-archive:/p.tar", "containers-storage:localhost/x", "dir:/p",
+	// "docker-archive:/p.tar". (Upstream's ostree-unverified-registry: forms are translated
+	// by internal/imgref, not here.) A containers-storage reference without a store
+	// specification, or with this store's, is read in place and never copied.
+	Source string
+	// Name is the name the pulled image gets in the store. Empty: the source's Docker
+	// reference (registry/repo:tag), else localhost/bootc/<transport>:<hash of Source>.
+	Name string
+	// SignaturePolicy is the path of a policy.json. Empty: containers' default
+	// ($CONTAINERS_POLICY_JSON, ~/.config/containers/policy.json, /etc/containers/policy.json);
+	// when none of those exists, anything is accepted and a warning is logged. An explicit path
+	// must exist.
+	SignaturePolicy string
+	// RequireSignedPolicy refuses the pull (ErrInsecurePolicy) when the policy's default
+	// requirement is insecureAcceptAnything, as upstream does for ostree-image-signed:.
+	RequireSignedPolicy bool
+	// AuthFile overrides the registry authentication file. Empty: the first existing of
+	// OstreeAuthFiles when running as root, else containers/image's defaults.
+	AuthFile string
+	// RegistriesConf is the path of a registries.conf replacing the system's
+	// (/etc/containers/registries.conf); the drop-in directory "<RegistriesConf>.d" replaces
+	// /etc/containers/registries.conf.d. Mirrors and insecure registries come from there.
+	RegistriesConf string
+	// Progress, if set, receives progress events, from a single goroutine, in order. It must
+	// return quickly: the copy waits for it.
+	Progress func(ProgressEvent)
+	// ProgressInterval is the minimum interval between two ProgressBytes events for a blob.
+	// Zero: DefaultProgressInterval.
+	ProgressInterval time.Duration
+	// MaxParallelDownloads is the number of blobs fetched at the same time. Zero:
+	// DefaultMaxParallelDownloads.
+	MaxParallelDownloads uint
+	// Architecture is the architecture to pull (from a manifest list) and to require of the
+	// image. Empty: runtime.GOARCH.
+	Architecture string
+	// UserAgent is sent to registries. Empty: "bootc/<version of this binary>".
+	UserAgent string
+}
+
+// architecture returns the requested architecture.
+func (o *PullOptions) architecture() string {
+	if o.Architecture != "" {
+		return o.Architecture
+	}
+	return runtime.GOARCH
+}
+
+// userAgent returns the User-Agent to send to registries.
+func (o *PullOptions) userAgent() string {
+	if o.UserAgent != "" {
+		return o.UserAgent
+	}
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "bootc/" + v
+}
+
+// ostreeAuthFile returns the first of OstreeAuthFiles (below prefix) that exists when euid is 0,
+// else "".
+func ostreeAuthFile(prefix string, euid int) string {
+	if euid != 0 {
+		return ""
+	}
+	for _, p := range OstreeAuthFiles {
+		if _, err := os.Stat(prefix + p); err == nil {
+			return prefix + p
+		}
+	}
+	return ""
+}
+
+// logger returns the store's logger; a nil Store logs nothing.
+func (s *Store) logger() *zerolog.Logger {
+	if s == nil {
+		l := zerolog.Nop()
+		return &l
+	}
+	return &s.log
+}
+
+// systemContext builds the containers/image SystemContext for o.
+func (s *Store) systemContext(o *PullOptions) *types.SystemContext {
+	sys := &types.SystemContext{
+		ArchitectureChoice:      o.architecture(),
+		DockerRegistryUserAgent: o.userAgent(),
+		AuthFilePath:            o.AuthFile,
+		SignaturePolicyPath:     o.SignaturePolicy,
+	}
+	if sys.AuthFilePath == "" {
+		sys.AuthFilePath = ostreeAuthFile("", os.Geteuid())
+	}
+	if o.RegistriesConf != "" {
+		sys.SystemRegistriesConfPath = o.RegistriesConf
+		sys.SystemRegistriesConfDirPath = o.RegistriesConf + ".d"
+	}
+	if s != nil {
+		sys.BlobInfoCacheDir = s.blobInfoCacheDir
+		sys.BigFilesTemporaryDir = s.tempDir
+	}
+	return sys
+}
+
+// loadPolicy returns the signature policy for o (see PullOptions.SignaturePolicy).
+func (s *Store) loadPolicy(o *PullOptions, sys *types.SystemContext) (*signature.Policy, error) {
+	if o.SignaturePolicy != "" {
+		p, err := signature.NewPolicyFromFile(o.SignaturePolicy)
+		if err != nil {
+			return nil, fmt.Errorf("signature policy %s: %w", o.SignaturePolicy, err)
+		}
+		return p, nil
+	}
+	p, err := signature.DefaultPolicy(sys)
+	if err == nil {
+		return p, nil
+	}
+	if errors.Is(err, configfile.ErrConfigFileNotFound) || errors.Is(err, fs.ErrNotExist) {
+		s.logger().Warn().Err(err).Msg("no containers signature policy (policy.json) found; accepting any image without signature verification")
+		return &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}, nil
+	}
+	return nil, fmt.Errorf("signature policy: %w", err)
+}
+
+// policyIsInsecure reports whether every requirement of the policy's default is
+// insecureAcceptAnything (so that unsigned images are accepted by default).
+func policyIsInsecure(p *signature.Policy) (bool, error) {
+	if len(p.Default) == 0 {
+		return true, nil
+	}
+	for _, req := range p.Default {
+		b, err := json.Marshal(req)
+		if err != nil {
+			return false, err
+		}
+		var t struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(b, &t); err != nil {
+			return false, err
+		}
+		if t.Type != "insecureAcceptAnything" {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// policyContext loads the policy and returns its evaluation context; the caller destroys it.
+func (s *Store) policyContext(o *PullOptions, sys *types.SystemContext) (*signature.PolicyContext, error) {
+	policy, err := s.loadPolicy(o, sys)
+	if err != nil {
+		return nil, err
+	}
+	if o.RequireSignedPolicy {
+		insecure, err := policyIsInsecure(policy)
+		if err != nil {
+			return nil, fmt.Errorf("signature policy: %w", err)
+		}
+		if insecure {
+			where := o.SignaturePolicy
+			if where == "" {
+				where = "the containers policy.json"
+			}
+			return nil, fmt.Errorf("pulling %s: a signed image is required but the default of %s is insecureAcceptAnything: %w", o.Source, where, ErrInsecurePolicy)
+		}
+	}
+	pc, err := signature.NewPolicyContext(policy)
+	if err != nil {
+		return nil, fmt.Errorf("signature policy: %w", err)
+	}
+	return pc, nil
+}
+
+// Pull copies the image named by o.Source into the store and returns it.
+//
+// In order, before anything is written: the source reference is parsed (unknown transports
+// are refused); a containers-storage source naming an image of this store is resolved and
+// returned as is, without copying; the signature policy is loaded (and, with
+// RequireSignedPolicy, refused if it accepts unsigned images); the manifest and config are
+// read; the architecture is checked; the compressed size of the layers not yet in the store is
+// compared with the free space of the graph root. Then containers/image copies the image,
+// evaluating the signature policy, fetching up to MaxParallelDownloads blobs at a time, and
+// skipping layers the store already has (by compressed digest or diff ID). A failed pull
+// leaves no image behind (layers already committed stay, unreferenced, as a cache for the
+// next attempt).
+//
+// Images created by Pull are marked as pulled by bootc (see PulledKey), which is what Prune
+// deletes; an image that existed before (built or pulled by podman) is never marked.
+func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	src, err := s.resolveSource(ctx, o.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := src.close(); err != nil {
+			s.log.Warn().Err(err).Str("image", o.Source).Msg("closing source store")
+		}
+	}()
+	if src.inPlace {
+		return s.inPlace(src, o.architecture())
+	}
+
+	sys := s.systemContext(&o)
+	pc, err := s.policyContext(&o, sys)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = pc.Destroy() }()
+
+	ri, err := inspectRef(ctx, src.ref, sys)
+	if err != nil {
+		return nil, err
+	}
+	if err := ri.CheckArchitecture(o.architecture()); err != nil {
+		return nil, err
+	}
+	if err := s.checkFreeSpace(ri); err != nil {
+		return nil, err
+	}
+
+	named, err := destinationName(src.ref, o.Name)
+	if err != nil {
+		return nil, err
+	}
+	destRef, err := istorage.Transport.NewStoreReference(s.store, named, "")
+	if err != nil {
+		return nil, fmt.Errorf("storage reference for %s: %w", named, err)
+	}
+	before, err := s.imageIDs()
+	if err != nil {
+		return nil, err
+	}
+
+	tracker := newPullTracker(ri)
+	progress := make(chan types.ProgressProperties, 16)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for p := range progress {
+			ev := tracker.observe(p)
+			if o.Progress != nil {
+				o.Progress(ev)
+			}
+		}
+	}()
+	interval := o.ProgressInterval
+	if interval <= 0 {
+		interval = DefaultProgressInterval
+	}
+	parallel := o.MaxParallelDownloads
+	if parallel == 0 {
+		parallel = DefaultMaxParallelDownloads
+	}
+	var resolved types.ImageReference
+	copyOpts := &copy.Options{
+		SourceCtx:               sys,
+		DestinationCtx:          sys,
+		Progress:                progress,
+		ProgressInterval:        interval,
+		MaxParallelDownloads:    parallel,
+		ReportResolvedReference: &resolved,
+	}
+	s.log.Debug().Str("image", o.Source).Str("name", named.String()).Str("manifest", ri.ManifestDigest.String()).Msg("pulling")
+	_, copyErr := copy.Image(ctx, pc, destRef, src.ref, copyOpts)
+	close(progress)
+	<-consumed
+	if copyErr != nil {
+		return nil, tracker.blame(o.Source, copyErr)
+	}
+	if resolved == nil {
+		resolved = destRef
+	}
+	_, simg, err := istorage.ResolveReference(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("pulled %s but cannot find it in the store: %w", o.Source, err)
+	}
+	if !slices.Contains(before, simg.ID) {
+		if err := s.markPulled(simg.ID, o.Source); err != nil {
+			return nil, err
+		}
+		if simg, err = s.store.Image(simg.ID); err != nil {
+			return nil, fmt.Errorf("image %s: %w", simg.ID, err)
+		}
+	}
+	img, err := s.loadImage(simg)
+	if err != nil {
+		return nil, err
+	}
+	report := tracker.report()
+	img.Report = &report
+	if img.ConfigDigest != ri.ConfigDigest {
+		s.log.Info().Str("image", o.Source).Str("inspected", ri.ConfigDigest.String()).Str("pulled", img.ConfigDigest.String()).Msg("the image changed at its source during the pull")
+	}
+	return img, nil
+}
+
+// inPlace resolves a containers-storage reference to this store's image without copying.
+func (s *Store) inPlace(src *source, arch string) (*Image, error) {
+	_, simg, err := istorage.ResolveReference(src.ref)
+	if err != nil {
+		if errors.Is(err, istorage.ErrNoSuchImage) {
+			return nil, fmt.Errorf("image %s is not in containers-storage at %s: %w", src.raw, s.store.GraphRoot(), ErrImageNotFound)
+		}
+		return nil, fmt.Errorf("image %s: %w", src.raw, err)
+	}
+	img, err := s.loadImage(simg)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckArchitecture(src.raw, img.OCIConfig, arch); err != nil {
+		return nil, err
+	}
+	img.Report = &PullReport{InPlace: true}
+	return img, nil
+}
+
+// imageIDs lists the IDs of the images in the store.
+func (s *Store) imageIDs() ([]string, error) {
+	imgs, err := s.store.Images()
+	if err != nil {
+		return nil, fmt.Errorf("listing images in %s: %w", s.store.GraphRoot(), err)
+	}
+	ids := make([]string, 0, len(imgs))
+	for _, i := range imgs {
+		ids = append(ids, i.ID)
+	}
+	return ids, nil
+}
+
+// checkFreeSpace refuses (ErrInsufficientSpace) when the blobs of ri not yet in the store do
+// not fit: containers/image stages each fetched blob in the temporary directory, then the
+// store extracts it into the graph root, so both need the blobs' compressed size (twice that
+// when they share a filesystem). Compressed sizes make this a lower bound: extracted layers
+// are bigger.
+func (s *Store) checkFreeSpace(ri *RemoteImage) error {
+	need := uint64(0)
+	if ri.ConfigSize > 0 {
+		need += uint64(ri.ConfigSize)
+	}
+	missing := 0
+	for _, l := range ri.Layers {
+		present, err := s.hasLayer(l.Digest, l.DiffID)
+		if err != nil {
+			return err
+		}
+		if present {
+			continue
+		}
+		missing++
+		if l.Size > 0 {
+			need += uint64(l.Size)
+		}
+	}
+	root := s.store.GraphRoot()
+	type check struct {
+		path string
+		need uint64
+	}
+	checks := []check{{root, need}, {s.tempDir, need}}
+	if sameFilesystem(root, s.tempDir) {
+		checks = []check{{root, 2 * need}}
+	}
+	for _, c := range checks {
+		avail, err := s.freeSpace(c.path)
+		if err != nil {
+			return fmt.Errorf("free space of %s: %w", c.path, err)
+		}
+		s.log.Debug().Str("image", ri.Reference).Str("path", c.path).Int("layers", len(ri.Layers)).Int("missing", missing).Uint64("need", c.need).Uint64("available", avail).Msg("free space check")
+		if c.need > avail {
+			return fmt.Errorf("pulling %s needs at least %d bytes (%s; %d of %d layers to fetch, compressed size) in %s, but only %d bytes (%s) are available: %w",
+				ri.Reference, c.need, humanBytes(c.need), missing, len(ri.Layers), c.path, avail, humanBytes(avail), ErrInsufficientSpace)
+		}
+	}
+	return nil
+}
+
+// hasLayer reports whether the store has a layer made from the blob with digest d, or with
+// uncompressed digest diffID (or d, for uncompressed blobs).
+func (s *Store) hasLayer(d, diffID digest.Digest) (bool, error) {
+	if d != "" {
+		if ls, err := s.store.LayersByCompressedDigest(d); err == nil && len(ls) > 0 {
+			return true, nil
+		}
+		if ls, err := s.store.LayersByUncompressedDigest(d); err == nil && len(ls) > 0 {
+			return true, nil
+		}
+	}
+	if diffID != "" {
+		if ls, err := s.store.LayersByUncompressedDigest(diffID); err == nil && len(ls) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// humanBytes formats n in binary units.
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// blameBlobs appends to err the blobs named in blobs unless err already names one of them.
+func blameBlobs(source string, blobs []digest.Digest, err error) error {
+	msg := err.Error()
+	for _, b := range blobs {
+		if strings.Contains(msg, b.Encoded()) {
+			return fmt.Errorf("pulling %s: %w", source, err)
+		}
+	}
+	if len(blobs) == 0 {
+		return fmt.Errorf("pulling %s: %w", source, err)
+	}
+	names := make([]string, len(blobs))
+	for i, b := range blobs {
+		names[i] = b.String()
+	}
+	return fmt.Errorf("pulling %s: blob %s: %w", source, strings.Join(names, ", "), err)
+}
+
+// imageName is the transport-qualified name of ref, for messages.
+func imageName(ref types.ImageReference) string { return transports.ImageName(ref) }
