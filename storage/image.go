@@ -291,4 +291,11 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *ctxReader) Close() error { return r.rc.Close() }
+// Close reads the rest of the stream before closing it: containers-storage reassembles the tar
+// in a goroutine that reads a pgzip-compressed tar-split file, and closing that decompressor
+// while the goroutine may still use it is a data race inside pgzip. Draining costs at most
+// reading the rest of the layer from disk, and only when a consumer stops early.
+func (r *ctxReader) Close() error {
+	_, _ = io.Copy(io.Discard, r.rc)
+	return r.rc.Close()
+}

@@ -3,6 +3,8 @@ package importer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,14 +207,31 @@ func importOne(ctx context.Context, repo *ostree.Repo, i int, l Layer, opts Opti
 		return "", err
 	}
 	defer rc.Close()
+	// The stream is checked against the diff ID: whatever produced it (a registry blob, a
+	// tar reassembled by containers-storage from files on disk) must give the layer the
+	// config names, or nothing of it is kept.
+	var r io.Reader = rc
+	h := sha256.New()
+	verify := strings.HasPrefix(l.DiffID, "sha256:")
+	if verify {
+		r = io.TeeReader(rc, h)
+	}
 	lopts := LayerOptions{Rules: opts.Rules, Writers: opts.Writers,
 		Metadata: ostree.Metadata{MetaImporter: ImporterVersion}}
 	if opts.OnBytes != nil {
 		lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
 	}
-	commit, st, err := ImportLayer(ctx, repo, rc, lopts)
+	commit, st, err := ImportLayer(ctx, repo, r, lopts)
 	if err != nil {
 		return "", err
+	}
+	if verify {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return "", fmt.Errorf("reading the end of the layer: %w", err)
+		}
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != l.DiffID {
+			return "", fmt.Errorf("layer content has digest %s, not its diff ID %s", got, l.DiffID)
+		}
 	}
 	res.Stats.add(st)
 	return commit, nil
