@@ -250,6 +250,43 @@ bootc_repo_file_size (OstreeRepo *repo, const char *checksum, guint64 *out_size,
 }
 
 gboolean
+bootc_repo_load_file (OstreeRepo *repo, const char *checksum, guint64 max_content,
+                      guint32 *out_mode, guint32 *out_uid, guint32 *out_gid, guint64 *out_size,
+                      char **out_target, guint8 **out_content, gsize *out_len,
+                      GCancellable *c, GError **error)
+{
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GFileInfo) info = NULL;
+  if (!ostree_repo_load_file (repo, checksum, &in, &info, NULL, c, error))
+    return FALSE;
+  *out_mode = g_file_info_get_attribute_uint32 (info, "unix::mode");
+  *out_uid = g_file_info_get_attribute_uint32 (info, "unix::uid");
+  *out_gid = g_file_info_get_attribute_uint32 (info, "unix::gid");
+  *out_size = g_file_info_get_size (info);
+  *out_target = NULL;
+  *out_content = NULL;
+  *out_len = 0;
+  if (g_file_info_get_file_type (info) == G_FILE_TYPE_SYMBOLIC_LINK)
+    {
+      *out_target = g_strdup (g_file_info_get_symlink_target (info));
+      return TRUE;
+    }
+  if (in == NULL || max_content == 0)
+    return TRUE;
+  gsize want = MIN (*out_size, max_content);
+  guint8 *buf = g_malloc (want + 1);
+  gsize n = 0;
+  if (!g_input_stream_read_all (in, buf, want, &n, c, error))
+    {
+      g_free (buf);
+      return FALSE;
+    }
+  *out_content = buf;
+  *out_len = n;
+  return TRUE;
+}
+
+gboolean
 bootc_repo_has_object (OstreeRepo *repo, OstreeObjectType type, const char *checksum,
                        gboolean *out_have, GCancellable *c, GError **error)
 {

@@ -75,6 +75,10 @@ gboolean bootc_repo_write_detached (OstreeRepo *repo, const char *checksum, GVar
                                     GCancellable *c, GError **error);
 gboolean bootc_repo_file_size (OstreeRepo *repo, const char *checksum, guint64 *out_size,
                                GCancellable *c, GError **error);
+gboolean bootc_repo_load_file (OstreeRepo *repo, const char *checksum, guint64 max_content,
+                               guint32 *out_mode, guint32 *out_uid, guint32 *out_gid,
+                               guint64 *out_size, char **out_target, guint8 **out_content,
+                               gsize *out_len, GCancellable *c, GError **error);
 gboolean bootc_repo_has_object (OstreeRepo *repo, OstreeObjectType type, const char *checksum,
                                 gboolean *out_have, GCancellable *c, GError **error);
 char *bootc_repo_resolve (OstreeRepo *repo, const char *refspec, gboolean allow_noent,

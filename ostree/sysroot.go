@@ -53,6 +53,16 @@ func OpenSysroot(path string) (*Sysroot, error) {
 	return &Sysroot{ptr: C.bootc_sysroot_new(cp), path: abs}, nil
 }
 
+// SetMountNamespaceInUse tells libostree that the process runs in its own mount namespace,
+// so it may remount the booted system's read-only /sysroot writable there (the caller must
+// have unshared its mount namespace before starting its threads, e.g. by re-executing).
+func (s *Sysroot) SetMountNamespaceInUse() {
+	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		C.ostree_sysroot_set_mount_namespace_in_use(p)
+		return nil
+	})
+}
+
 // Path returns the sysroot's absolute path.
 func (s *Sysroot) Path() string { return s.path }
 

@@ -297,3 +297,51 @@ func (r *Repo) FileSize(ctx context.Context, checksum string) (int64, error) {
 	}
 	return int64(size), nil
 }
+
+// FileObject is a file object read back from a repository.
+type FileObject struct {
+	// Mode is the full st_mode (file type and permission bits).
+	Mode     uint32
+	UID, GID uint32
+	Size     int64
+	// Target is a symlink's target ("" for regular files).
+	Target string
+	// Content is the start of a regular file's content, up to the limit given to LoadFile.
+	Content []byte
+}
+
+// IsSymlink reports whether the object is a symbolic link.
+func (f *FileObject) IsSymlink() bool { return f.Mode&C.S_IFMT == C.S_IFLNK }
+
+// LoadFile reads the file object checksum: its metadata, and for a regular file up to
+// maxContent bytes of content.
+func (r *Repo) LoadFile(ctx context.Context, checksum string, maxContent int64) (*FileObject, error) {
+	var out *FileObject
+	err := r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var mode, uid, gid C.guint32
+		var size C.guint64
+		var target *C.char
+		var content *C.guint8
+		var n C.gsize
+		var cerr *C.GError
+		if C.bootc_repo_load_file(p, cs, C.guint64(max(maxContent, 0)), &mode, &uid, &gid, &size,
+			&target, &content, &n, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		out = &FileObject{Mode: uint32(mode), UID: uint32(uid), GID: uint32(gid), Size: int64(size),
+			Target: takeString(target)}
+		if content != nil {
+			out.Content = C.GoBytes(unsafe.Pointer(content), C.int(n))
+			gfree(unsafe.Pointer(content))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading file object %s: %w", checksum, err)
+	}
+	return out, nil
+}

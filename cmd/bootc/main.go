@@ -3,11 +3,20 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 	"github.com/rs/zerolog"
+	"go.podman.io/storage/pkg/reexec"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -15,36 +24,133 @@ var version = "0.0.0-dev"
 
 // Globals are the flags every verb shares.
 type Globals struct {
-	Sysroot  string           `help:"Operate on the ostree sysroot at DIR instead of the running system." placeholder:"DIR" type:"path"`
-	LogLevel string           `help:"Log level: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
-	Version  kong.VersionFlag `help:"Print the version and exit."`
+	Sysroot     string           `help:"Operate on the ostree sysroot at DIR (a mounted disk image, a test sysroot) instead of the running system. New deployments are then made at once, with the /etc merge done in-process, and status shows the deployment that boots next as booted." placeholder:"DIR" type:"path"`
+	StorageRoot string           `help:"containers-storage graph root to pull images into (default: BOOTC_STORAGE_ROOT, else the host's store from storage.conf, shared with podman)." placeholder:"DIR" type:"path"`
+	LogLevel    string           `help:"Log level: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
+	Version     kong.VersionFlag `help:"Print the version and exit."`
 }
 
 // CLI is the command line: the global flags and one field per verb.
 type CLI struct {
 	Globals
+
+	Switch     SwitchCmd     `cmd:"" help:"Target a new container image reference to boot."`
+	Upgrade    UpgradeCmd    `cmd:"" aliases:"update" help:"Download and queue an updated container image to apply at the next boot."`
+	Rollback   RollbackCmd   `cmd:"" help:"Change the boot order so that the rollback deployment boots next."`
+	Edit       EditCmd       `cmd:"" help:"Apply a host specification (YAML): change the image or the boot order."`
+	Status     StatusCmd     `cmd:"" help:"Display the status of the host: staged, booted and rollback deployments."`
+	UsrOverlay UsrOverlayCmd `cmd:"" name:"usr-overlay" aliases:"usroverlay" help:"Add a transient writable overlay on /usr (discarded at reboot)."`
 }
 
 func main() {
+	// containers-storage re-executes this binary for some helpers.
+	if reexec.Init() {
+		return
+	}
+	if code, done := reexecUnshared(os.Args); done {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// unsharedEnv marks a process re-executed in its own mount namespace (upstream's name).
+const unsharedEnv = "_ostree_unshared"
+
+// mutatingVerbs change the booted system's /sysroot.
+var mutatingVerbs = map[string]bool{"switch": true, "upgrade": true, "update": true, "rollback": true, "edit": true}
+
+// reexecUnshared re-executes bootc in a private mount namespace before any work, as upstream
+// does, when a mutating verb runs on the booted system: libostree then remounts the
+// read-only /sysroot writable in that namespace only. It returns the child's exit code and
+// true when it re-executed.
+func reexecUnshared(args []string) (int, bool) {
+	if os.Getenv(unsharedEnv) != "" || os.Geteuid() != 0 {
+		return 0, false
+	}
+	if _, err := os.Stat(BootedMarker); err != nil {
+		return 0, false
+	}
+	verb := ""
+	for _, a := range args[1:] {
+		if a == "--sysroot" || strings.HasPrefix(a, "--sysroot=") {
+			return 0, false
+		}
+		if verb == "" && !strings.HasPrefix(a, "-") {
+			verb = a
+		}
+	}
+	if !mutatingVerbs[verb] {
+		return 0, false
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, false
+	}
+	cmd := exec.Command(self, args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), unsharedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	signal.Ignore(os.Interrupt, syscall.SIGTERM) // the child handles them
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), true
+		}
+		fmt.Fprintln(os.Stderr, "error: re-executing in a private mount namespace:", err)
+		return 1, true
+	}
+	return 0, true
+}
+
+// run parses args and runs the verb; it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
-	ctx := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("bootc"),
 		kong.Description("Transactional, in-place operating system updates using OCI/Docker container images."),
 		kong.UsageOnError(),
 		kong.Vars{"version": version},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
 	)
-	level, err := zerolog.ParseLevel(cli.LogLevel)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "error:", err)
+		return 2
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(level).With().Timestamp().Logger()
-	if ctx.Command() == "" {
-		ctx.PrintUsage(false)
-		return
-	}
-	if err := ctx.Run(&cli.Globals, &log); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(exitCode)
+				if !ok {
+					panic(r)
+				}
+				code = int(c)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			code = 2
+			return
+		}
+		level, _ := zerolog.ParseLevel(cli.LogLevel)
+		log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: os.Geteuid() == 0,
+			IsTerminal: isTerminal(stdout), Env: os.Getenv}
+		if err := kctx.Run(&cli.Globals, deps); err != nil {
+			fmt.Fprintln(stderr, "error:", oneLine(err))
+			code = 1
+		}
+	}()
+	return code
+}
+
+type exitCode int
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bootc-go/bootc/internal/deploy"
+	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/progress"
+	"github.com/bootc-go/bootc/ostree"
+	"github.com/bootc-go/bootc/storage"
+)
+
+// BootedMarker exists on a system booted from an ostree deployment.
+const BootedMarker = "/run/ostree-booted"
+
+// Deps are what verbs need from the outside world; tests build their own.
+type Deps struct {
+	Ctx        context.Context
+	Out, Err   io.Writer
+	Log        zerolog.Logger
+	IsRoot     bool
+	IsTerminal bool
+	// Env reads environment variables.
+	Env func(string) string
+	// RunDir is where reboot-required is written on a booted host (default /run).
+	RunDir string
+}
+
+func (d *Deps) env(k string) string {
+	if d.Env == nil {
+		return ""
+	}
+	return d.Env(k)
+}
+
+// requireRoot is the check every mutating verb starts with.
+func (d *Deps) requireRoot(verb string) error {
+	if !d.IsRoot {
+		return fmt.Errorf("bootc %s requires root privileges (run it with sudo or as root)", verb)
+	}
+	return nil
+}
+
+// sysrootPath returns the sysroot to operate on: --sysroot, or / on a booted ostree system.
+func (d *Deps) sysrootPath(g *Globals) (string, error) {
+	if g.Sysroot != "" {
+		return g.Sysroot, nil
+	}
+	if _, err := os.Stat(BootedMarker); err != nil {
+		return "", fmt.Errorf("this system is not booted from an ostree deployment (%s is missing); use --sysroot DIR to operate on an offline sysroot", BootedMarker)
+	}
+	return "/", nil
+}
+
+// hostOptions tune openHost for a verb.
+type hostOptions struct {
+	quiet      bool
+	progressFD int
+}
+
+// openHost opens the sysroot (loaded), its repository and, lazily, the store.
+func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error) {
+	path, err := d.sysrootPath(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := d.Ctx
+	sr, err := ostree.OpenSysroot(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.env(unsharedEnv) != "" {
+		sr.SetMountNamespaceInUse()
+	}
+	if err := sr.Load(ctx); err != nil {
+		sr.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%s is not an ostree sysroot: %w", path, err)
+		}
+		return nil, nil, err
+	}
+	repo, err := sr.Repo(ctx)
+	if err != nil {
+		sr.Close()
+		return nil, nil, err
+	}
+	sinks, err := progress.Setup(d.Err, o.quiet, o.progressFD)
+	if err != nil {
+		repo.Close()
+		sr.Close()
+		return nil, nil, err
+	}
+	storageRoot := g.StorageRoot
+	runDir := d.RunDir
+	if runDir == "" {
+		runDir = "/run"
+	}
+	h := &deploy.Host{
+		Sysroot: sr, Repo: repo, Out: d.Out, RunDir: runDir, Progress: sinks.Reporter,
+		Import: importer.Options{Rules: importer.DefaultRules()},
+		Pull:   storage.PullOptions{},
+		Store: func(ctx context.Context) (*storage.Store, error) {
+			return storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
+		},
+		OnLockWait: func() {
+			fmt.Fprintln(d.Err, "Waiting for the sysroot lock: another bootc or ostree process is changing the system...")
+		},
+	}
+	closeAll := func() {
+		if err := h.Close(); err != nil {
+			d.Log.Warn().Err(err).Msg("closing containers-storage")
+		}
+		_ = sinks.Close()
+		repo.Close()
+		sr.Close()
+	}
+	return h, closeAll, nil
+}
+
+// oneLine folds an error message onto one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

@@ -1,0 +1,24 @@
+package main
+
+// RollbackCmd is `bootc rollback`.
+type RollbackCmd struct {
+	Apply bool `help:"Reboot after changing the boot order."`
+}
+
+// Run makes the rollback deployment the default. Note: /etc changes made since are not
+// carried back; each deployment keeps its own /etc.
+func (c *RollbackCmd) Run(g *Globals, d *Deps) error {
+	if err := d.requireRoot("rollback"); err != nil {
+		return err
+	}
+	h, done, err := d.openHost(g, hostOptions{quiet: true})
+	if err != nil {
+		return err
+	}
+	defer done()
+	out, err := h.Rollback(d.Ctx)
+	if err != nil {
+		return err
+	}
+	return maybeReboot(d, c.Apply, out.Changed)
+}

@@ -1,0 +1,129 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/bootc-go/bootc/internal/imgref"
+	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/ostree"
+)
+
+// PruneReport says what Prune removed.
+type PruneReport struct {
+	Images, Layers int
+	Objects        int
+	Bytes          uint64
+	StoreImages    []string
+}
+
+// Prune removes what no deployment needs, as upstream's image GC does: image refs that no
+// deployment's origin names and whose commit is not deployed, layer refs that no remaining
+// image lists, then unreachable objects; and the images bootc pulled into the
+// containers-storage store that no remaining image ref corresponds to (images that podman
+// built or pulled are never touched).
+func (h *Host) Prune(ctx context.Context) error {
+	_, err := h.prune(ctx)
+	return err
+}
+
+func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
+	rep := &PruneReport{}
+	deps, err := h.Sysroot.Deployments()
+	if err != nil {
+		return nil, err
+	}
+	wantRefs, deployed := map[string]bool{}, map[string]bool{}
+	for _, d := range deps {
+		deployed[d.Checksum] = true
+		if r, err := ImageRefOf(d); err == nil && r != nil {
+			wantRefs[imgref.ImageRef(r.Imgref)] = true
+		}
+	}
+	images, err := h.Repo.ListRefs(ctx, imgref.ImageRefPrefix)
+	if err != nil {
+		return nil, err
+	}
+	keepLayers := map[string]bool{}
+	keepDigests := map[string]bool{}
+	for ref, commit := range images {
+		if !wantRefs[ref] && !deployed[commit] {
+			if err := h.Repo.DeleteRef(ctx, ref); err != nil {
+				return nil, err
+			}
+			rep.Images++
+			continue
+		}
+		c, err := h.Repo.ReadCommit(ctx, commit)
+		if err != nil {
+			return nil, err
+		}
+		if d, _ := c.Metadata[importer.MetaManifestDigest].(string); d != "" {
+			keepDigests[d] = true
+		}
+		var man struct {
+			Layers []struct {
+				Digest string `json:"digest"`
+			} `json:"layers"`
+		}
+		mj, _ := c.Metadata[importer.MetaManifest].(string)
+		if json.Unmarshal([]byte(mj), &man) == nil {
+			for _, l := range man.Layers {
+				keepLayers[imgref.BlobRef(l.Digest)] = true
+			}
+		}
+	}
+	blobs, err := h.Repo.ListRefs(ctx, imgref.BlobRefPrefix)
+	if err != nil {
+		return nil, err
+	}
+	for ref := range blobs {
+		if !keepLayers[ref] {
+			if err := h.Repo.DeleteRef(ctx, ref); err != nil {
+				return nil, err
+			}
+			rep.Layers++
+		}
+	}
+	st, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0)
+	if err != nil {
+		return nil, err
+	}
+	rep.Objects, rep.Bytes = st.Pruned, st.Bytes
+	if h.store != nil || h.Store != nil {
+		store, err := h.openStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all, err := store.Images(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var keep []string
+		for _, i := range all {
+			if !i.Pulled || keepDigests[i.ManifestDigest.String()] {
+				keep = append(keep, i.ID)
+			}
+		}
+		if rep.StoreImages, err = store.Prune(ctx, keep); err != nil {
+			return nil, err
+		}
+	}
+	if rep.Images+rep.Layers+len(rep.StoreImages) > 0 {
+		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, humanBytes(rep.Bytes),
+			storeNote(rep.StoreImages))
+	}
+	return rep, nil
+}
+
+func storeNote(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	short := make([]string, len(ids))
+	for i, id := range ids {
+		short[i] = id[:min(12, len(id))]
+	}
+	return "; removed from containers-storage: " + strings.Join(short, ", ")
+}
