@@ -262,8 +262,6 @@ func TestImportBadInput(t *testing.T) {
 	with := func(extra ...fixtures.Entry) []fixtures.Entry {
 		return append(append([]fixtures.Entry{}, kernel...), extra...)
 	}
-	rawTar := func(hdrs ...string) []fixtures.Entry { return nil }
-	_ = rawTar
 	tests := []struct {
 		name   string
 		layers [][]fixtures.Entry
