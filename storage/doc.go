@@ -22,9 +22,10 @@
 // upstream's ostree-image-signed:), registries.conf (mirrors, insecure registries), the auth
 // files upstream bootc uses (/run/ostree/auth.json, /etc/ostree/auth.json,
 // /usr/lib/ostree/auth.json for root, then containers' defaults), concurrent blob downloads and
-// progress events. Layers the store already has, by compressed digest or diff ID, are not
-// fetched again. A containers-storage source naming an image of this very store is returned
-// as is, never copied.
+// progress events. Layers the store already has are not fetched again (matched by blob
+// digest, or by the diff ID the blob info cache verified for a blob earlier). A
+// containers-storage source naming an image of this very store is checked against the policy
+// and returned as is, never copied.
 //
 // (*Store).Inspect and Inspect read only the manifest and config, for "is there an update?"
 // checks.
@@ -34,7 +35,8 @@
 // An Image lists its layers base first, each with its compressed digest (from the manifest)
 // and its diff ID, so callers can match layers across compressions and transports by diff ID.
 // (*Store).LayerDiff streams a layer's uncompressed tar, byte for byte the original one (its
-// digest is the diff ID).
+// digest is the diff ID). While a LayerDiff reader is open, containers-storage holds the
+// store's layer lock for writing: read layers one at a time and close each reader promptly.
 //
 // # Garbage collection
 //

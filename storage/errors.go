@@ -16,8 +16,6 @@ var (
 	ErrInsecurePolicy = errors.New("signature policy does not require signatures")
 	// ErrImageNotFound: no image with that name or ID is in the store.
 	ErrImageNotFound = errors.New("image not found")
-	// ErrNotPulled: Prune or a caller asked about an image this package did not pull.
-	ErrNotPulled = errors.New("image was not pulled by bootc")
 	// ErrClosed: the Store was used after Close.
 	ErrClosed = errors.New("store is closed")
 )

@@ -220,10 +220,14 @@ func (s *Store) markPulled(id, source string) error {
 
 // ImageSummary is a short description of an image in the store.
 type ImageSummary struct {
-	ID             string
-	Names          []string
+	// ID is the image ID.
+	ID string
+	// Names are the image's names.
+	Names []string
+	// ManifestDigest is the digest of the image's manifest.
 	ManifestDigest digest.Digest
-	Created        time.Time
+	// Created is when the image was created in the store.
+	Created time.Time
 	// Pulled says whether bootc's Pull created the image (see PulledKey).
 	Pulled bool
 }
@@ -261,6 +265,7 @@ func (s *Store) Images(ctx context.Context) ([]ImageSummary, error) {
 // needing that lock waits: another LayerDiff, a Pull committing a layer, Delete, Prune, and
 // podman in other processes. Read one layer at a time and close each reader as soon as it is
 // consumed; calling such an operation from the goroutine holding an open reader deadlocks.
+// Closing a reader before its end reads (and discards) the rest first; see ctxReader.Close.
 func (s *Store) LayerDiff(ctx context.Context, layer Layer) (io.ReadCloser, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -280,6 +285,7 @@ type ctxReader struct {
 	layer Layer
 }
 
+// Read reads from the diff unless the context is done.
 func (r *ctxReader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err

@@ -63,7 +63,7 @@ func TestPodmanInterop(t *testing.T) {
 	runPodman("build", "--signature-policy", policy, "--isolation", "chroot", "--pull=never", "-t", "localhost/built:1", buildCtx)
 	diffIDs := strings.Fields(strings.Trim(strings.TrimSpace(runPodman("image", "inspect", "--format", "{{.RootFS.Layers}}", "localhost/built:1")), "[]"))
 
-	img, err := s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/built:1"})
+	img, err := s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/built:1", SignaturePolicy: policy})
 	if err != nil {
 		t.Fatalf("Pull in place of the podman-built image: %v", err)
 	}

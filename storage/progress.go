@@ -39,6 +39,7 @@ func (k ProgressKind) String() string {
 
 // ProgressEvent reports progress on one blob (a layer, or the config) during Pull.
 type ProgressEvent struct {
+	// Kind says what happened.
 	Kind ProgressKind
 	// Digest and MediaType identify the blob, as listed in the manifest.
 	Digest    digest.Digest

@@ -16,9 +16,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/rs/zerolog"
 	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/pkg/blobinfocache"
 	"go.podman.io/image/v5/signature"
 	istorage "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage/pkg/configfile"
 )
@@ -217,15 +218,18 @@ func (s *Store) policyContext(o *PullOptions, sys *types.SystemContext) (*signat
 // Pull copies the image named by o.Source into the store and returns it.
 //
 // In order, before anything is written: the source reference is parsed (unknown transports
-// are refused); a containers-storage source naming an image of this store is resolved and
-// returned as is, without copying; the signature policy is loaded (and, with
-// RequireSignedPolicy, refused if it accepts unsigned images); the manifest and config are
-// read; the architecture is checked; the compressed size of the layers not yet in the store is
-// compared with the free space of the graph root. Then containers/image copies the image,
-// evaluating the signature policy, fetching up to MaxParallelDownloads blobs at a time, and
-// skipping layers the store already has (by compressed digest or diff ID). A failed pull
-// leaves no image behind (layers already committed stay, unreferenced, as a cache for the
-// next attempt).
+// are refused); the signature policy is loaded (and, with RequireSignedPolicy, refused if it
+// accepts unsigned images); a containers-storage source naming an image of this store is
+// resolved, checked against the policy and the architecture, and returned as is, without
+// copying; the manifest and config are read; the architecture is checked; the size of the
+// blobs the store lacks is compared with the free space (see checkFreeSpace). Then
+// containers/image copies the image, evaluating the signature policy, fetching up to
+// MaxParallelDownloads blobs at a time, and skipping layers the store already has: by blob
+// digest, by uncompressed digest (blobs from containers-storage), or by a diff ID that the
+// blob info cache verified earlier for that blob. containers/image does not reuse a layer on
+// the word of the config's diff IDs alone, so the same layer recompressed differently is
+// fetched again. A failed pull leaves no image behind; layers it already committed stay,
+// unreferenced, and are reused by the next attempt.
 //
 // Images created by Pull are marked as pulled by bootc (see PulledKey), which is what Prune
 // deletes; an image that existed before (built or pulled by podman) is never marked.
@@ -242,16 +246,15 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 			s.log.Warn().Err(err).Str("image", o.Source).Msg("closing source store")
 		}
 	}()
-	if src.inPlace {
-		return s.inPlace(src, o.architecture())
-	}
-
 	sys := s.systemContext(&o)
 	pc, err := s.policyContext(&o, sys)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = pc.Destroy() }()
+	if src.inPlace {
+		return s.inPlace(ctx, src, pc, sys, o.architecture())
+	}
 
 	ri, err := inspectRef(ctx, src.ref, sys)
 	if err != nil {
@@ -260,7 +263,7 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	if err := ri.CheckArchitecture(o.architecture()); err != nil {
 		return nil, err
 	}
-	if err := s.checkFreeSpace(ri); err != nil {
+	if err := s.checkFreeSpace(ri, sys); err != nil {
 		return nil, err
 	}
 
@@ -324,9 +327,11 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 		if err := s.markPulled(simg.ID, o.Source); err != nil {
 			return nil, err
 		}
-		if simg, err = s.store.Image(simg.ID); err != nil {
+		marked, err := s.store.Image(simg.ID)
+		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", simg.ID, err)
 		}
+		simg = marked
 	}
 	img, err := s.loadImage(simg)
 	if err != nil {
@@ -340,14 +345,25 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	return img, nil
 }
 
-// inPlace resolves a containers-storage reference to this store's image without copying.
-func (s *Store) inPlace(src *source, arch string) (*Image, error) {
-	_, simg, err := istorage.ResolveReference(src.ref)
+// inPlace resolves a containers-storage reference to this store's image without copying, and
+// checks it against the signature policy (signatures stored with the image are used) and the
+// architecture.
+func (s *Store) inPlace(ctx context.Context, src *source, pc *signature.PolicyContext, sys *types.SystemContext, arch string) (*Image, error) {
+	resolved, simg, err := istorage.ResolveReference(src.ref)
 	if err != nil {
 		if errors.Is(err, istorage.ErrNoSuchImage) {
 			return nil, fmt.Errorf("image %s is not in containers-storage at %s: %w", src.raw, s.store.GraphRoot(), ErrImageNotFound)
 		}
 		return nil, fmt.Errorf("image %s: %w", src.raw, err)
+	}
+	is, err := resolved.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", src.raw, err)
+	}
+	_, err = pc.IsRunningImageAllowed(ctx, image.UnparsedInstance(is, nil))
+	is.Close()
+	if err != nil {
+		return nil, fmt.Errorf("image %s (%s) rejected by the signature policy: %w", src.raw, simg.ID, err)
 	}
 	img, err := s.loadImage(simg)
 	if err != nil {
@@ -378,18 +394,15 @@ func (s *Store) imageIDs() ([]string, error) {
 // store extracts it into the graph root, so both need the blobs' compressed size (twice that
 // when they share a filesystem). Compressed sizes make this a lower bound: extracted layers
 // are bigger.
-func (s *Store) checkFreeSpace(ri *RemoteImage) error {
+func (s *Store) checkFreeSpace(ri *RemoteImage, sys *types.SystemContext) error {
 	need := uint64(0)
 	if ri.ConfigSize > 0 {
 		need += uint64(ri.ConfigSize)
 	}
 	missing := 0
+	bic := blobinfocache.DefaultCache(sys)
 	for _, l := range ri.Layers {
-		present, err := s.hasLayer(l.Digest, l.DiffID)
-		if err != nil {
-			return err
-		}
-		if present {
+		if s.hasLayer(l.Digest, bic) {
 			continue
 		}
 		missing++
@@ -420,23 +433,30 @@ func (s *Store) checkFreeSpace(ri *RemoteImage) error {
 	return nil
 }
 
-// hasLayer reports whether the store has a layer made from the blob with digest d, or with
-// uncompressed digest diffID (or d, for uncompressed blobs).
-func (s *Store) hasLayer(d, diffID digest.Digest) (bool, error) {
-	if d != "" {
-		if ls, err := s.store.LayersByCompressedDigest(d); err == nil && len(ls) > 0 {
-			return true, nil
-		}
-		if ls, err := s.store.LayersByUncompressedDigest(d); err == nil && len(ls) > 0 {
-			return true, nil
+// hasLayer reports whether containers/image will find the blob d in the store instead of
+// fetching it: a layer made from that blob (compressed digest), a layer whose uncompressed
+// digest is d (uncompressed blobs), or a layer with the uncompressed digest that the blob info
+// cache has recorded for d (it records only locally verified pairs). A layer with a matching
+// diff ID from the config alone is not enough: containers/image does not trust configs for
+// that.
+func (s *Store) hasLayer(d digest.Digest, bic types.BlobInfoCache) bool {
+	if d == "" {
+		return false
+	}
+	if ls, err := s.store.LayersByCompressedDigest(d); err == nil && len(ls) > 0 {
+		return true
+	}
+	if ls, err := s.store.LayersByUncompressedDigest(d); err == nil && len(ls) > 0 {
+		return true
+	}
+	if bic != nil {
+		if u := bic.UncompressedDigest(d); u != "" && u != d {
+			if ls, err := s.store.LayersByUncompressedDigest(u); err == nil && len(ls) > 0 {
+				return true
+			}
 		}
 	}
-	if diffID != "" {
-		if ls, err := s.store.LayersByUncompressedDigest(diffID); err == nil && len(ls) > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
+	return false
 }
 
 // humanBytes formats n in binary units.
@@ -470,6 +490,3 @@ func blameBlobs(source string, blobs []digest.Digest, err error) error {
 	}
 	return fmt.Errorf("pulling %s: blob %s: %w", source, strings.Join(names, ", "), err)
 }
-
-// imageName is the transport-qualified name of ref, for messages.
-func imageName(ref types.ImageReference) string { return transports.ImageName(ref) }

@@ -273,3 +273,38 @@ func TestLayerDiffCancel(t *testing.T) {
 		t.Errorf("LayerDiff of a missing layer: %v", err)
 	}
 }
+
+// TestPullManifestList: from a multi-architecture index, Pull and Inspect choose the instance
+// for the requested architecture.
+func TestPullManifestList(t *testing.T) {
+	ctx := context.Background()
+	amd, arm := threeLayers("amd64"), threeLayers("arm64")
+	arm.Architecture = "arm64"
+	list, err := storagetest.WriteOCIList(filepath.Join(t.TempDir(), "layout"), "multi", arm, amd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, arch := range []string{"arm64", "amd64"} {
+		ri, err := Inspect(ctx, PullOptions{Source: list.Reference(), Architecture: arch})
+		if err != nil {
+			t.Fatalf("Inspect %s: %v", arch, err)
+		}
+		if ri.ListDigest != list.Digest || ri.ManifestDigest != list.Images[i].ManifestDigest || ri.OCIConfig.Architecture != arch {
+			t.Errorf("Inspect %s: list %s manifest %s arch %s; want %s %s", arch, ri.ListDigest, ri.ManifestDigest, ri.OCIConfig.Architecture, list.Digest, list.Images[i].ManifestDigest)
+		}
+	}
+	if _, err := Inspect(ctx, PullOptions{Source: list.Reference(), Architecture: "s390x"}); err == nil || !strings.Contains(err.Error(), "s390x") || !strings.Contains(err.Error(), list.Digest.String()) {
+		t.Errorf("Inspect for an architecture the list lacks: %v", err)
+	}
+
+	s := newTestStore(t, nil)
+	policy := testPolicy(t, acceptAnything)
+	img, err := s.Pull(ctx, PullOptions{Source: list.Reference(), SignaturePolicy: policy, Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.ManifestDigest != list.Images[1].ManifestDigest || img.OCIConfig.Architecture != "amd64" {
+		t.Errorf("pulled %s (%s), want the amd64 instance %s", img.ManifestDigest, img.OCIConfig.Architecture, list.Images[1].ManifestDigest)
+	}
+	checkLayers(t, s.Store, img, list.Images[1])
+}

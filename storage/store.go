@@ -34,7 +34,9 @@ type Options struct {
 	// storage.conf.
 	Root string
 	// RunRoot is the run root (mount state, lost at reboot). Empty: storage.conf's runroot when
-	// the graph root is storage.conf's, else a directory derived from the graph root.
+	// the graph root is storage.conf's, else /run/bootc/storage-<hash of the graph root> (for
+	// root), which stays until reboot. Tests using temporary graph roots should set it (to a
+	// t.TempDir()) so that no directory is left behind in /run.
 	RunRoot string
 	// Driver is the graph driver ("overlay", "vfs", ...). Empty: storage.conf's driver, else the
 	// driver already used in the graph root, else containers-storage's choice (overlay first).

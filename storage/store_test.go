@@ -50,9 +50,7 @@ func TestPullInPlace(t *testing.T) {
 				t.Fatal(err)
 			}
 			var events int
-			// No signature policy file is given: in-place reads do not evaluate one, and the
-			// progress callback never runs.
-			img, err := s.Pull(ctx, PullOptions{Source: src, Progress: func(ProgressEvent) { events++ }})
+			img, err := s.Pull(ctx, PullOptions{Source: src, SignaturePolicy: policy, Progress: func(ProgressEvent) { events++ }})
 			if err != nil {
 				t.Fatalf("Pull: %v", err)
 			}
@@ -71,9 +69,19 @@ func TestPullInPlace(t *testing.T) {
 		})
 	}
 
-	_, err = s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/not-there:v1"})
+	_, err = s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/not-there:v1", SignaturePolicy: policy})
 	if !errors.Is(err, ErrImageNotFound) || !strings.Contains(err.Error(), "localhost/not-there:v1") {
 		t.Errorf("missing in-place image: %v", err)
+	}
+	// The signature policy applies to images read in place too.
+	reject := testPolicy(t, `{"default":[{"type":"reject"}]}`)
+	_, err = s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/inplace:v1", SignaturePolicy: reject})
+	if err == nil || !strings.Contains(err.Error(), "localhost/inplace:v1") || !strings.Contains(err.Error(), "rejected") {
+		t.Errorf("in-place pull with a rejecting policy: %v", err)
+	}
+	_, err = s.Pull(ctx, PullOptions{Source: "containers-storage:localhost/inplace:v1", SignaturePolicy: policy, RequireSignedPolicy: true})
+	if !errors.Is(err, ErrInsecurePolicy) {
+		t.Errorf("in-place signed pull with an insecure policy: %v", err)
 	}
 }
 

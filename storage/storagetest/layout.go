@@ -199,7 +199,76 @@ func writeBlob(dir string, d digest.Digest, b []byte) error {
 
 // WriteOCI generates the image described by spec into the OCI layout dir (created if needed;
 // an existing layout keeps its other tags and blobs, so images can share layers) under tag.
+//
+// A WrongDigest or MissingBlob defect replaces or removes the blob of the intact layer: give
+// broken images a layer no other image of the layout shares.
 func WriteOCI(dir, tag string, spec ImageSpec) (*Image, error) {
+	img, err := writeImage(dir, tag, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := addToIndex(dir, tag, imgspecv1.Descriptor{
+		MediaType: imgspecv1.MediaTypeImageManifest,
+		Digest:    img.ManifestDigest,
+		Size:      int64(len(img.Manifest)),
+	}); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// List is a generated multi-architecture image: an OCI image index in an OCI layout.
+type List struct {
+	// Dir is the OCI layout directory and Tag the index's ref name in its index.json.
+	Dir, Tag string
+	// Digest and Index are the image index's.
+	Digest digest.Digest
+	Index  []byte
+	// Images are the images the index lists, in order.
+	Images []*Image
+}
+
+// Reference returns the list's oci: reference ("oci:DIR:TAG").
+func (l *List) Reference() string { return "oci:" + l.Dir + ":" + l.Tag }
+
+// WriteOCIList generates one image per spec and an OCI image index listing them with their
+// platforms, tagged tag in the layout dir.
+func WriteOCIList(dir, tag string, specs ...ImageSpec) (*List, error) {
+	l := &List{Dir: dir, Tag: tag}
+	idx := imgspecv1.Index{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: imgspecv1.MediaTypeImageIndex}
+	for _, spec := range specs {
+		img, err := writeImage(dir, tag, spec)
+		if err != nil {
+			return nil, err
+		}
+		var cfg imgspecv1.Image
+		if err := json.Unmarshal(img.Config, &cfg); err != nil {
+			return nil, err
+		}
+		l.Images = append(l.Images, img)
+		idx.Manifests = append(idx.Manifests, imgspecv1.Descriptor{
+			MediaType: imgspecv1.MediaTypeImageManifest,
+			Digest:    img.ManifestDigest,
+			Size:      int64(len(img.Manifest)),
+			Platform:  &imgspecv1.Platform{Architecture: cfg.Architecture, OS: cfg.OS},
+		})
+	}
+	var err error
+	if l.Index, err = json.Marshal(idx); err != nil {
+		return nil, err
+	}
+	l.Digest = digest.FromBytes(l.Index)
+	if err := writeBlob(dir, l.Digest, l.Index); err != nil {
+		return nil, err
+	}
+	if err := addToIndex(dir, tag, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: l.Digest, Size: int64(len(l.Index))}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// writeImage writes the blobs and manifest of spec into dir without tagging it.
+func writeImage(dir, tag string, spec ImageSpec) (*Image, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -274,13 +343,6 @@ func WriteOCI(dir, tag string, spec ImageSpec) (*Image, error) {
 	}
 	img.ManifestDigest = digest.FromBytes(img.Manifest)
 	if err := writeBlob(dir, img.ManifestDigest, img.Manifest); err != nil {
-		return nil, err
-	}
-	if err := addToIndex(dir, tag, imgspecv1.Descriptor{
-		MediaType: imgspecv1.MediaTypeImageManifest,
-		Digest:    img.ManifestDigest,
-		Size:      int64(len(img.Manifest)),
-	}); err != nil {
 		return nil, err
 	}
 	return img, nil

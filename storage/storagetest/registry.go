@@ -289,8 +289,10 @@ func parseProcAddr(s string) (string, error) {
 
 // BlobStats counts the GET requests for one blob and the body bytes served for them.
 type BlobStats struct {
+	// Requests is the number of GET requests for the blob.
 	Requests int
-	Bytes    int64
+	// Bytes is the number of body bytes served for them.
+	Bytes int64
 }
 
 // Counter counts requests through the proxy.
@@ -374,6 +376,7 @@ type countingWriter struct {
 	n int64
 }
 
+// Write counts and forwards b.
 func (w *countingWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
@@ -393,12 +396,14 @@ type lockedBuffer struct {
 	b  strings.Builder
 }
 
+// Write appends p.
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
+// String returns what was written.
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
