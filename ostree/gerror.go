@@ -89,7 +89,10 @@ func failed(ctx context.Context, what string, cerr *C.GError) error {
 		err = fmt.Errorf("unknown error")
 	}
 	if ctx != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w (%w)", what, ctx.Err(), err)
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	if what == "" {
+		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

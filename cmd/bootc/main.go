@@ -138,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: os.Geteuid() == 0,
+		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: geteuid() == 0,
 			IsTerminal: isTerminal(stdout), Env: os.Getenv}
 		if err := kctx.Run(&cli.Globals, deps); err != nil {
 			fmt.Fprintln(stderr, "error:", oneLine(err))
@@ -149,6 +149,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 type exitCode int
+
+// geteuid is os.Geteuid; tests replace it to run the verbs as if not root.
+var geteuid = os.Geteuid
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -6,7 +6,20 @@ import (
 	"os"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/bootc-go/bootc/internal/deploy"
 )
+
+// errApplyOffline refuses --apply on a sysroot that is not the running system.
+var errApplyOffline = errors.New("--apply reboots the running system, but this sysroot is not the booted one; run without --apply (an offline sysroot boots its new default deployment the next time it is started)")
+
+// checkApply is called before any work: --apply needs the booted system.
+func checkApply(h *deploy.Host, apply bool) error {
+	if apply && !h.Sysroot.IsBooted() {
+		return errApplyOffline
+	}
+	return nil
+}
 
 // maybeReboot asks systemd to reboot (--apply) when something is queued.
 func maybeReboot(d *Deps, apply, changed bool) error {

@@ -16,6 +16,9 @@ func (c *RollbackCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	if err := checkApply(h, c.Apply); err != nil {
+		return err
+	}
 	out, err := h.Rollback(d.Ctx)
 	if err != nil {
 		return err

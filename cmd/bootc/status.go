@@ -10,7 +10,7 @@ import (
 
 // StatusCmd is `bootc status`.
 type StatusCmd struct {
-	Format        string `help:"Output format: humanreadable, yaml or json (default: humanreadable on a terminal, else yaml)." enum:",humanreadable,yaml,json" default:""`
+	Format        string `help:"Output format: humanreadable, yaml or json (default: humanreadable on a terminal, else yaml)." default:""`
 	FormatVersion int    `help:"Version of the output format (0 and 1 both mean v1)." default:"0"`
 	Booted        bool   `help:"Only show the booted deployment (drop staged and rollback)."`
 	Verbose       bool   `short:"v" help:"Show more detail in human-readable output."`

@@ -30,6 +30,9 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	if err := checkApply(h, c.Apply); err != nil {
+		return err
+	}
 	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{Retain: c.Retain})
 	if err != nil {
 		return err

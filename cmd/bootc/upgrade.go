@@ -36,6 +36,9 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	if err := checkApply(h, c.Apply); err != nil {
+		return err
+	}
 	out, err := h.Upgrade(d.Ctx, deploy.UpgradeOptions{Check: c.Check, DownloadOnly: c.DownloadOnly,
 		FromDownloaded: c.FromDownloaded, Tag: c.Tag})
 	if err != nil {

@@ -30,6 +30,8 @@ type Fetched struct {
 	Ref    imgref.OstreeImageReference
 	Image  *storage.Image
 	Import *importer.Result
+	// Created is set when the pull created Image in the store (it was not there before).
+	Created bool
 }
 
 // PullOptionsFor fills the source and signature settings of base for ref.
@@ -107,7 +109,7 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 		return nil, err
 	}
 	rep.Done()
-	return &Fetched{Ref: ref, Image: img, Import: res}, nil
+	return &Fetched{Ref: ref, Image: img, Import: res, Created: created}, nil
 }
 
 func shortDigest(d string) string {

@@ -26,6 +26,10 @@ const RebootRequiredFile = "reboot-required"
 // ErrNoRollback is returned by Rollback when there is no rollback deployment.
 var ErrNoRollback = errors.New("No rollback available")
 
+// ErrDownloadOnlyOffline is returned by Upgrade with DownloadOnly on an offline sysroot:
+// there a new deployment is made at once, not staged, so it cannot be held back.
+var ErrDownloadOnlyOffline = errors.New("--download-only needs a booted system: it stages the update for later, but an offline sysroot (--sysroot) gets new deployments at once; run bootc upgrade without --download-only")
+
 // Host is a sysroot with its repository and containers-storage store, on which bootc's
 // operations run. Booted hosts stage new deployments (finalized at shutdown by
 // ostree-finalize-staged.service); offline sysroots get them deployed at once, with the
@@ -189,6 +193,9 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 	if err != nil {
 		return nil, err
 	}
+	if opts.DownloadOnly && ds.Offline {
+		return nil, ErrDownloadOnlyOffline
+	}
 	if opts.FromDownloaded {
 		if ds.Staged == nil {
 			return nil, errors.New("No staged deployment to apply (run bootc upgrade --download-only first)")
@@ -297,11 +304,24 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
+	refsBefore, err := h.containerRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	f, err := Fetch(ctx, store, h.Repo, target, FetchOptions{Pull: h.Pull, Import: h.Import, Progress: h.Progress})
 	if err != nil {
 		return nil, err
 	}
-	d, err := h.deploy(ctx, ds, target, f.Import.Commit, locked)
+	opts, err := h.prepareDeploy(ctx, ds, target, f.Import.Commit, locked)
+	if err != nil {
+		// Refused before anything was written to the sysroot (an /etc conflict, bad
+		// kargs.d): the fetch is undone, so the repository and the store are as they were.
+		if uerr := h.unfetch(ctx, store, refsBefore, f); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the fetched image again: %w", uerr))
+		}
+		return nil, err
+	}
+	d, err := h.writeDeployment(ctx, ds, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -333,51 +353,105 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	return out, nil
 }
 
-// deploy makes the new deployment of commit.
-func (h *Host) deploy(ctx context.Context, ds *Deployments, target imgref.OstreeImageReference, commit string, locked bool) (*ostree.Deployment, error) {
+// containerRefs returns the image and layer refs of the repository (ref -> commit).
+func (h *Host) containerRefs(ctx context.Context) (map[string]string, error) {
+	refs, err := h.Repo.ListRefs(ctx, imgref.ImageRefPrefix)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := h.Repo.ListRefs(ctx, imgref.BlobRefPrefix)
+	if err != nil {
+		return nil, err
+	}
+	for r, c := range blobs {
+		refs[r] = c
+	}
+	return refs, nil
+}
+
+// unfetch undoes a fetch whose image will not be deployed: the image and layer refs are
+// put back as they were before (refs the fetch added are deleted, refs it moved are reset),
+// the objects only they reached are pruned, and the store image is deleted if the pull
+// created it.
+func (h *Host) unfetch(ctx context.Context, store *storage.Store, before map[string]string, f *Fetched) error {
+	ctx = context.WithoutCancel(ctx)
+	after, err := h.containerRefs(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for ref, commit := range after {
+		old, existed := before[ref]
+		switch {
+		case !existed:
+			errs = append(errs, h.Repo.DeleteRef(ctx, ref))
+		case old != commit:
+			errs = append(errs, h.Repo.SetRef(ctx, ref, old))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if _, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0); err != nil {
+		return err
+	}
+	if f.Created {
+		return store.Delete(ctx, f.Image.ID)
+	}
+	return nil
+}
+
+// prepareDeploy checks that commit can be deployed (the /etc preflight) and computes the
+// deployment's options (kernel arguments, origin). It writes nothing.
+func (h *Host) prepareDeploy(ctx context.Context, ds *Deployments, target imgref.OstreeImageReference, commit string, locked bool) (ostree.DeployOptions, error) {
 	stateroot := DefaultStateroot
 	if ds.Booted != nil {
 		stateroot = ds.Booted.Stateroot
 	}
+	if locked && (ds.Booted == nil || ds.Offline) {
+		return ostree.DeployOptions{}, ErrDownloadOnlyOffline
+	}
 	merge := h.Sysroot.MergeDeployment(stateroot)
 	newFS, err := NewCommitFS(ctx, h.Repo, commit)
 	if err != nil {
-		return nil, err
+		return ostree.DeployOptions{}, err
 	}
 	defer newFS.Close()
 	var args []string
 	if merge != nil {
 		if conflicts, err := EtcConflicts(h.Sysroot.DeploymentPath(merge), newFS); err != nil {
-			return nil, err
+			return ostree.DeployOptions{}, err
 		} else if len(conflicts) > 0 {
-			return nil, &EtcConflictError{Paths: conflicts}
+			return ostree.DeployOptions{}, &EtcConflictError{Paths: conflicts}
 		}
 		mergeFS, err := NewCommitFS(ctx, h.Repo, merge.Checksum)
 		if err != nil {
-			return nil, err
+			return ostree.DeployOptions{}, err
 		}
 		cl, err := kargs.ForUpdateFS(merge.BootOptions, mergeFS, newFS, kargs.Arch)
 		mergeFS.Close()
 		if err != nil {
-			return nil, err
+			return ostree.DeployOptions{}, err
 		}
 		args = cl.Strings()
 	} else {
 		cl, _, err := kargs.Load(newFS, kargs.Arch)
 		if err != nil {
-			return nil, err
+			return ostree.DeployOptions{}, err
 		}
 		args = cl.Strings()
 	}
 	origin := &ostree.KeyFile{}
 	origin.Set(OriginGroup, OriginImageKey, target.String())
-	opts := ostree.DeployOptions{Stateroot: stateroot, Revision: commit, Origin: origin, Merge: merge,
-		KernelArgs: args, Locked: locked}
+	return ostree.DeployOptions{Stateroot: stateroot, Revision: commit, Origin: origin, Merge: merge,
+		KernelArgs: args, Locked: locked}, nil
+}
+
+// writeDeployment makes the deployment prepared by prepareDeploy: staged on a booted host,
+// else deployed at once and made the default.
+func (h *Host) writeDeployment(ctx context.Context, ds *Deployments, opts ostree.DeployOptions) (*ostree.Deployment, error) {
 	if ds.Booted != nil && !ds.Offline {
 		return h.Sysroot.StageTree(ctx, opts)
-	}
-	if locked {
-		return nil, errors.New("--download-only needs a booted system (offline sysroots are deployed at once)")
 	}
 	d, err := h.Sysroot.DeployTree(ctx, opts)
 	if err != nil {
@@ -391,7 +465,7 @@ func (h *Host) deploy(ctx context.Context, ds *Deployments, target imgref.Ostree
 		return nil, err
 	}
 	for _, o := range all {
-		if (merge != nil && o.Equal(merge)) || o.Pinned || o.Stateroot != stateroot {
+		if (opts.Merge != nil && o.Equal(opts.Merge)) || o.Pinned || o.Stateroot != opts.Stateroot {
 			list = append(list, o)
 		}
 	}

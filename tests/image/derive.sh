@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Derives v2 and v3 of the test image from v1 with `podman build --isolation=chroot`
+# (Containerfile.v2, Containerfile.v3) and adds them to the OCI layout. Called by build.sh
+# inside a private mount namespace (unshare -m --propagation private): every mount podman
+# makes disappears with this process, and tmpfs mounts hide what podman would otherwise
+# touch outside WORKDIR: the host's /var/lib/containers (its store and the blob info cache,
+# which podman 4.3 keeps there whatever --root says), the shared lock segment in /dev/shm
+# and the CNI lock in /etc/cni/net.d.
+#
+# Usage (root, in a private mount namespace): derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL
+set -euo pipefail
+
+die() { echo "derive.sh: $*" >&2; exit 1; }
+[ $# -eq 3 ] || die "usage: derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL"
+work=$1 layout=$2 ocilayout=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+timestamp_v2=1735776000 # 2025-01-02T00:00:00Z
+timestamp_v3=1735862400 # 2025-01-03T00:00:00Z
+
+# Refuse to run in the host's mount namespace: the mounts below would hide host state.
+[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
+  die "must run in a private mount namespace (unshare -m --propagation private)"
+mount --make-rprivate /
+mount -t tmpfs -o mode=1777,size=64m bootc-test-shm /dev/shm
+for d in /var/lib/containers /etc/cni/net.d; do
+  [ ! -d "$d" ] || mount -t tmpfs -o mode=0755,size=16m bootc-test-hide "$d"
+done
+
+p=$work/podman
+mkdir -p "$p/root" "$p/tmp" "$work/context"
+# podman refuses a run root longer than 50 characters: use a short directory in /tmp, with
+# a tmpfs of this namespace on it so nothing is left in it.
+run=$(mktemp -d /tmp/bootc-run.XXXXXX)
+trap 'umount "$run" 2>/dev/null; rmdir "$run"' EXIT
+mount -t tmpfs -o mode=0700,size=64m bootc-test-run "$run"
+cat >"$p/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$p/root"
+runroot = "$run"
+EOF
+cat >"$p/containers.conf" <<EOF
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "none"
+image_copy_tmp_dir = "$p/tmp"
+tmp_dir = "$p/tmp"
+EOF
+pod() {
+  CONTAINERS_CONF=$p/containers.conf CONTAINERS_STORAGE_CONF=$p/storage.conf TMPDIR=$p/tmp \
+    podman --root "$p/root" --runroot "$run" --tmpdir "$p/tmp" --storage-driver overlay \
+    --cgroup-manager cgroupfs --events-backend none "$@"
+}
+podlog=$work/podman.log
+podrun() {
+  pod "$@" >>"$podlog" 2>&1 || { tail -n 40 "$podlog" >&2; die "podman $1 failed (log above)"; }
+}
+
+id=$(pod pull -q oci:"$layout:v1" 2>>"$podlog") || { tail -n 40 "$podlog" >&2; die "podman pull failed"; }
+podrun tag "$id" localhost/bootc-test:v1
+podrun build --isolation=chroot --pull=never --timestamp="$timestamp_v2" \
+  --build-arg BASE=localhost/bootc-test:v1 -f "$here/Containerfile.v2" -t localhost/bootc-test:v2 "$work/context"
+podrun build --isolation=chroot --pull=never --timestamp="$timestamp_v3" \
+  --build-arg BASE=localhost/bootc-test:v2 -f "$here/Containerfile.v3" -t localhost/bootc-test:v3 "$work/context"
+# podman 4.3 pushing to oci: would recompress every layer (new digests for v1's layers), so
+# push uncompressed to dir: and let ocilayout reuse the layout's blobs by diff ID.
+for v in v2 v3; do
+  podrun push --format oci localhost/bootc-test:$v dir:"$work/$v"
+  "$ocilayout" import -layout "$layout" -tag "$v" -from "$work/$v"
+  rm -rf "${work:?}/$v"
+done
+pod rmi -a -f >>"$podlog" 2>&1 || true
