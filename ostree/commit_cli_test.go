@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bootc-go/bootc/ostree"
@@ -14,25 +12,10 @@ import (
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
 
-// runOstree runs the ostree command-line tool (a test oracle) and returns its stdout.
-func runOstree(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("ostree", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ostree %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
 func requireOstreeCLI(t *testing.T) {
 	t.Helper()
 	ostreetest.RequireRoot(t)
-	if _, err := exec.LookPath("ostree"); err != nil {
-		t.Skip("needs the ostree command-line tool (Debian package ostree): make deps installs it")
-	}
+	ostreetest.RequireCLI(t)
 }
 
 // newBareRepo creates a bare repository in a temporary directory (root only).
@@ -66,7 +49,7 @@ func TestCommitMatchesCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runOstree(t, "--repo="+repo.Path(), "commit", "--branch=cli", "--tree=dir="+dir, "--subject=cli")
+			ostreetest.CLI(t, "--repo="+repo.Path(), "commit", "--branch=cli", "--tree=dir="+dir, "--subject=cli")
 
 			a, err := repo.ReadCommit(ctx, ours)
 			if err != nil {
@@ -78,11 +61,11 @@ func TestCommitMatchesCLI(t *testing.T) {
 			}
 			if a.RootContents != b.RootContents || a.RootMeta != b.RootMeta {
 				t.Errorf("root differs: ours %s/%s, ostree CLI %s/%s", a.RootContents, a.RootMeta, b.RootContents, b.RootMeta)
-				l1 := runOstree(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "ours")
-				l2 := runOstree(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "cli")
-				t.Logf("ours:\n%s\nostree CLI:\n%s", l1, l2)
+				l1 := ostreetest.CLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "ours")
+				l2 := ostreetest.CLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "cli")
+				t.Logf("a = ours, b = ostree CLI:\n%s", ostreetest.LineDiff(l1, l2))
 			}
-			runOstree(t, "--repo="+repo.Path(), "fsck")
+			ostreetest.CLI(t, "--repo="+repo.Path(), "fsck")
 		})
 	}
 }

@@ -145,17 +145,17 @@ func TestDeployAndEtcMergeMatchCLI(t *testing.T) {
 			t.Errorf("missing %s", pat)
 		}
 	}
-	status := runOstree(t, "admin", "--sysroot="+sr.Path(), "status")
+	status := ostreetest.CLI(t, "admin", "--sysroot="+sr.Path(), "status")
 	if !strings.Contains(status, "default "+v1+".0") {
 		t.Fatalf("ostree admin status does not list the deployment:\n%s", status)
 	}
 
 	// Twin sysroot deployed by the ostree CLI from the same commits.
 	twin := ostreetest.TmpfsDir(t, 512)
-	runOstree(t, "admin", "init-fs", "--modern", twin)
-	runOstree(t, "admin", "--sysroot="+twin, "os-init", "default")
-	runOstree(t, "--repo="+twin+"/ostree/repo", "pull-local", filepath.Join(sr.Path(), "ostree/repo"), v1)
-	runOstree(t, "admin", "--sysroot="+twin, "deploy", "--os=default", "--karg=root=LABEL=root", v1)
+	ostreetest.CLI(t, "admin", "init-fs", "--modern", twin)
+	ostreetest.CLI(t, "admin", "--sysroot="+twin, "os-init", "default")
+	ostreetest.CLI(t, "--repo="+twin+"/ostree/repo", "pull-local", filepath.Join(sr.Path(), "ostree/repo"), v1)
+	ostreetest.CLI(t, "admin", "--sysroot="+twin, "deploy", "--os=default", "--karg=root=LABEL=root", v1)
 
 	ourEtc := filepath.Join(sr.DeploymentPath(d1), "etc")
 	twinEtc := filepath.Join(twin, "ostree/deploy/default/deploy", v1+".0", "etc")
@@ -167,10 +167,10 @@ func TestDeployAndEtcMergeMatchCLI(t *testing.T) {
 	v2Tree := fixtures.BootableTree("2.0")
 	v2Tree = append(v2Tree, fixtures.Entry{Path: "usr/etc/new-default.conf", Kind: fixtures.File, Mode: 0o644, Content: []byte("new\n")})
 	v2 := commitTree(t, sr, "test/v2", v2Tree)
-	runOstree(t, "--repo="+twin+"/ostree/repo", "pull-local", filepath.Join(sr.Path(), "ostree/repo"), v2)
+	ostreetest.CLI(t, "--repo="+twin+"/ostree/repo", "pull-local", filepath.Join(sr.Path(), "ostree/repo"), v2)
 
 	d2 := deploy(t, sr, v2, d1, nil)
-	runOstree(t, "admin", "--sysroot="+twin, "deploy", "--os=default", v2)
+	ostreetest.CLI(t, "admin", "--sysroot="+twin, "deploy", "--os=default", v2)
 
 	ours := snapshotTree(t, filepath.Join(sr.DeploymentPath(d2), "etc"))
 	theirs := snapshotTree(t, filepath.Join(twin, "ostree/deploy/default/deploy", v2+".0", "etc"))
@@ -204,11 +204,11 @@ func TestDeployAndEtcMergeMatchCLI(t *testing.T) {
 	if pending, rb := sr.PendingAndRollback("default"); pending == nil || pending.Checksum != v2 || rb != nil {
 		t.Errorf("offline sysroot: pending %+v, rollback %+v; want the first deployment pending, no rollback", pending, rb)
 	}
-	status = runOstree(t, "admin", "--sysroot="+sr.Path(), "status")
+	status = ostreetest.CLI(t, "admin", "--sysroot="+sr.Path(), "status")
 	if !strings.Contains(status, v2+".0") || !strings.Contains(status, v1+".0") {
 		t.Fatalf("ostree admin status:\n%s", status)
 	}
-	runOstree(t, "--repo="+sr.Path()+"/ostree/repo", "fsck")
+	ostreetest.CLI(t, "--repo="+sr.Path()+"/ostree/repo", "fsck")
 
 	// Rollback by reordering, then cleanup removes nothing still listed.
 	if err := sr.WriteDeployments(ctx, []*ostree.Deployment{deps[1], deps[0]}, ostree.WriteOptions{}); err != nil {

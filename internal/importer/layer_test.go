@@ -3,34 +3,14 @@ package importer_test
 import (
 	"bytes"
 	"context"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/ostree"
+	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
-
-func ostreeCLI(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("ostree", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ostree %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
-func requireCLI(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ostree"); err != nil {
-		t.Skip("needs the ostree command-line tool (make deps installs it)")
-	}
-}
 
 // layerTree is RichTree with /etc content at the top level, as images have it. Attributes
 // with empty values are left out: libarchive keeps them while libostree drops them when it
@@ -71,7 +51,7 @@ func importTar(t *testing.T, repo *ostree.Repo, data []byte, opts importer.Layer
 // TestLayerMatchesCLI imports a layer and compares the tree with what
 // `ostree commit --tree=tar=` (libarchive) makes of the same tar with the /etc move.
 func TestLayerMatchesCLI(t *testing.T) {
-	requireCLI(t)
+	ostreetest.RequireCLI(t)
 	var buf bytes.Buffer
 	if err := fixtures.WriteTar(&buf, layerTree(), fixtures.TarOptions{}); err != nil {
 		t.Fatal(err)
@@ -90,41 +70,18 @@ func TestLayerMatchesCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ostreeCLI(t, "--repo="+repo.Path(), "commit", "-b", "cli", "--tree=tar="+tarPath,
+		ostreetest.CLI(t, "--repo="+repo.Path(), "commit", "-b", "cli", "--tree=tar="+tarPath,
 			"--tar-autocreate-parents", "--tar-pathname-filter=^etc,usr/etc")
 		ours, _ := repo.ReadCommit(context.Background(), commit)
 		cli, _ := repo.ReadCommit(context.Background(), "cli")
 		if ours.RootContents != cli.RootContents || ours.RootMeta != cli.RootMeta {
-			a := ostreeCLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", commit)
-			b := ostreeCLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "cli")
-			t.Fatalf("writers=%d: layer commit differs from the ostree CLI's:\n%s", writers, lineDiff(a, b))
+			a := ostreetest.CLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", commit)
+			b := ostreetest.CLI(t, "--repo="+repo.Path(), "ls", "-R", "-C", "-X", "cli")
+			t.Fatalf("writers=%d: layer commit differs from the ostree CLI's:\n%s", writers, ostreetest.LineDiff(a, b))
 		}
 		if stats.Files == 0 || stats.Hardlinks != 2 || stats.Symlinks != 4 || stats.Bytes == 0 {
 			t.Errorf("stats: %+v", stats)
 		}
-		ostreeCLI(t, "--repo="+repo.Path(), "fsck")
+		ostreetest.CLI(t, "--repo="+repo.Path(), "fsck")
 	}
-}
-
-// lineDiff shows lines only in a (-) or only in b (+).
-func lineDiff(a, b string) string {
-	inA, inB := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(a, "\n") {
-		inA[l] = true
-	}
-	for _, l := range strings.Split(b, "\n") {
-		inB[l] = true
-	}
-	var out strings.Builder
-	for _, l := range strings.Split(a, "\n") {
-		if !inB[l] {
-			out.WriteString("- ours " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if !inA[l] {
-			out.WriteString("+ cli  " + l + "\n")
-		}
-	}
-	return out.String()
 }

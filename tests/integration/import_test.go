@@ -16,6 +16,7 @@ import (
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
 )
@@ -131,32 +132,9 @@ func TestImportMatchesFlattenedImage(t *testing.T) {
 	if ours.RootContents != theirs.RootContents || ours.RootMeta != theirs.RootMeta {
 		a := run(t, "ostree", "--repo="+e.repo.Path(), "ls", "-R", "-C", "-X", f.Import.Commit)
 		b := run(t, "ostree", "--repo="+e.repo.Path(), "ls", "-R", "-C", "-X", "flattened")
-		t.Fatalf("image commit differs from the podman-flattened tree:\n%s", lineDiff(a, b))
+		t.Fatalf("image commit differs from the podman-flattened tree:\n%s", ostreetest.LineDiff(a, b))
 	}
 	run(t, "ostree", "--repo="+e.repo.Path(), "fsck")
-}
-
-// lineDiff shows the lines only in a (ours) or only in b (independent tool).
-func lineDiff(a, b string) string {
-	inA, inB := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(a, "\n") {
-		inA[l] = true
-	}
-	for _, l := range strings.Split(b, "\n") {
-		inB[l] = true
-	}
-	var out strings.Builder
-	for _, l := range strings.Split(a, "\n") {
-		if !inB[l] {
-			out.WriteString("- ours:    " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if !inA[l] {
-			out.WriteString("+ flatten: " + l + "\n")
-		}
-	}
-	return out.String()
 }
 
 // TestDerivedImageFromPodmanStore builds a derived image with podman into the same store and
