@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
@@ -213,12 +212,8 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 	if ref == nil {
 		return nil, errors.New("the booted deployment has no container image reference; use bootc switch to choose one")
 	}
-	if from.Origin != nil {
-		for _, g := range rpmostreeGroups {
-			if strings.Contains(from.Origin.String(), "["+g+"]") {
-				return nil, fmt.Errorf("deployment %s has rpm-ostree changes (origin group %q); bootc cannot upgrade it", from.Checksum, g)
-			}
-		}
+	if g := rpmostreeGroup(from); g != "" {
+		return nil, fmt.Errorf("deployment %s has rpm-ostree changes (origin group %q); bootc cannot upgrade it", from.Checksum, g)
 	}
 	target := *ref
 	if opts.Tag != "" {

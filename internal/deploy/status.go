@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bootc-go/bootc/internal/imgref"
@@ -27,6 +28,20 @@ const (
 
 // rpmostreeGroups are origin groups that make a deployment incompatible with bootc.
 var rpmostreeGroups = []string{"rpmostree", "packages", "overrides", "modules"}
+
+// rpmostreeGroup returns the first rpm-ostree origin group of d ("" when there is none):
+// such a deployment has local package changes bootc cannot represent.
+func rpmostreeGroup(d *ostree.Deployment) string {
+	if d == nil || d.Origin == nil {
+		return ""
+	}
+	for _, have := range d.Origin.Groups() {
+		if slices.Contains(rpmostreeGroups, have) {
+			return have
+		}
+	}
+	return ""
+}
 
 // Deployments is a sysroot's deployments sorted into bootc's slots.
 type Deployments struct {
@@ -153,15 +168,7 @@ func BootEntry(ctx context.Context, repo *ostree.Repo, d *ostree.Deployment) (*s
 		Store:        &store,
 		Ostree:       &spec.BootEntryOstree{Checksum: d.Checksum, DeploySerial: d.Serial, Stateroot: d.Stateroot},
 	}
-	if d.Origin != nil {
-		for _, g := range rpmostreeGroups {
-			for _, have := range d.Origin.Groups() {
-				if have == g {
-					e.Incompatible = true
-				}
-			}
-		}
-	}
+	e.Incompatible = rpmostreeGroup(d) != ""
 	if e.Incompatible {
 		return e, nil
 	}
