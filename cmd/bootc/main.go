@@ -40,6 +40,7 @@ type CLI struct {
 	Edit       EditCmd       `cmd:"" help:"Apply a host specification (YAML): change the image or the boot order."`
 	Status     StatusCmd     `cmd:"" help:"Display the status of the host: staged, booted and rollback deployments."`
 	UsrOverlay UsrOverlayCmd `cmd:"" name:"usr-overlay" aliases:"usroverlay" help:"Add a transient writable overlay on /usr (discarded at reboot)."`
+	Install    InstallCmd    `cmd:"" help:"Install a bootable container image to a disk or a mounted filesystem."`
 }
 
 func main() {

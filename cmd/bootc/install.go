@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/bootc-go/bootc/internal/imgref"
+	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/install"
+	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/progress"
+	"github.com/bootc-go/bootc/storage"
+)
+
+// InstallCmd is `bootc install`.
+type InstallCmd struct {
+	ToDisk       InstallToDiskCmd       `cmd:"" name:"to-disk" help:"Install an image to a whole disk (or a disk image file with --via-loopback): partition, make filesystems, then install as to-filesystem does."`
+	ToFilesystem InstallToFilesystemCmd `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
+}
+
+// installFlags are the flags both install verbs share (upstream's names).
+type installFlags struct {
+	SourceImgref              string   `name:"source-imgref" required:"" placeholder:"IMAGE" help:"The image to install, with its transport: docker://quay.io/x/os:1, oci:/path:tag, oci-archive:/p.tar, containers-storage:localhost/x, dir:/p, or an ostree-unverified-image:/ostree-unverified-registry: reference."`
+	TargetImgref              string   `name:"target-imgref" placeholder:"NAME" help:"The image the installed system follows for updates (default: the source image)."`
+	TargetTransport           string   `name:"target-transport" default:"registry" help:"Transport of --target-imgref: registry, oci, oci-archive, containers-storage, dir, docker-archive."`
+	EnforceContainerSigpolicy bool     `help:"Make the installed system verify updates with the containers policy (ostree-image-signed:)."`
+	Karg                      []string `name:"karg" sep:"none" placeholder:"ARG" help:"Add a kernel argument (repeatable), e.g. --karg=console=ttyS0,115200n8."`
+	KargDelete                []string `name:"karg-delete" sep:"none" placeholder:"ARG" help:"Remove a kernel argument the image or its install configuration adds (repeatable)."`
+	RootSSHAuthorizedKeys     string   `name:"root-ssh-authorized-keys" type:"path" placeholder:"FILE" help:"Install FILE as root's authorized_keys, through /etc/tmpfiles.d/bootc-root-ssh.conf in the new system."`
+	Stateroot                 string   `placeholder:"NAME" help:"The stateroot (ostree osname) to install into (default: the image's install configuration, else \"default\")."`
+	Bootloader                string   `placeholder:"NAME" help:"Bootloader: extlinux or none (default: the one the image ships)."`
+	GenericImage              bool     `help:"Accepted for compatibility: the installer never changes firmware settings."`
+	Quiet                     bool     `help:"Do not show progress."`
+	ProgressFD                int      `name:"progress-fd" hidden:"" help:"Write progress as JSON lines to this file descriptor."`
+}
+
+// InstallToDiskCmd is `bootc install to-disk`.
+type InstallToDiskCmd struct {
+	installFlags `embed:""`
+	Device       string `arg:"" placeholder:"DEVICE" help:"The disk to install to (all its data is lost), or with --via-loopback a disk image file."`
+	Wipe         bool   `help:"Overwrite a disk that has a partition table."`
+	ViaLoopback  bool   `name:"via-loopback" help:"DEVICE is a regular file used as a disk image."`
+	Filesystem   string `placeholder:"TYPE" help:"Root filesystem type: ext4 or xfs (default: the image's install configuration)."`
+	RootSize     string `name:"root-size" placeholder:"SIZE" help:"Size of the root partition (M, G or T; default: the rest of the disk)."`
+	BlockSetup   string `name:"block-setup" placeholder:"SETUP" help:"Block setup: direct (the only one supported)."`
+}
+
+// InstallToFilesystemCmd is `bootc install to-filesystem`.
+type InstallToFilesystemCmd struct {
+	installFlags  `embed:""`
+	RootPath      string  `arg:"" name:"root" type:"path" placeholder:"ROOT" help:"The mounted, empty root filesystem."`
+	RootMountSpec *string `name:"root-mount-spec" placeholder:"SPEC" help:"Root filesystem for root= (default: UUID=<uuid of ROOT>; empty: no root= argument)."`
+	BootMountSpec *string `name:"boot-mount-spec" placeholder:"SPEC" help:"/boot filesystem for /etc/fstab and boot= (default: UUID=<uuid of ROOT/boot> when it is a separate filesystem; empty: none)."`
+	SkipFinalize  bool    `help:"Leave the filesystems mounted read-write (by default they are synced and remounted read-only)."`
+}
+
+// installUnsharedEnv marks a bootc re-executed by install to-disk in a private mount namespace.
+const installUnsharedEnv = "_bootc_install_unshared"
+
+// installSkipUnshareEnv disables the private mount namespace (upstream's name).
+const installSkipUnshareEnv = "BOOTC_SKIP_UNSHARE"
+
+// installReexec enables the private mount namespace of install to-disk; tests that run
+// verbs in-process turn it off.
+var installReexec = true
+
+// options builds the install options shared by both verbs.
+func (f *installFlags) options(g *Globals, d *Deps) (install.Options, func(), error) {
+	var o install.Options
+	if g.Sysroot != "" {
+		return o, nil, errors.New("--sysroot does not apply to install: give the target to install to")
+	}
+	src, err := parseSourceImgref(f.SourceImgref)
+	if err != nil {
+		return o, nil, err
+	}
+	target := src
+	if f.TargetImgref != "" {
+		if target, err = imgref.FromCLI(f.TargetImgref, f.TargetTransport, f.EnforceContainerSigpolicy); err != nil {
+			return o, nil, fmt.Errorf("--target-imgref: %w", err)
+		}
+	} else if f.EnforceContainerSigpolicy {
+		target.Sigverify = imgref.ContainerPolicy()
+	}
+	bl, err := install.ParseBootloader(f.Bootloader)
+	if err != nil {
+		return o, nil, fmt.Errorf("--bootloader: %w", err)
+	}
+	var keys string
+	if f.RootSSHAuthorizedKeys != "" {
+		b, err := os.ReadFile(f.RootSSHAuthorizedKeys)
+		if err != nil {
+			return o, nil, fmt.Errorf("--root-ssh-authorized-keys: %w", err)
+		}
+		keys = string(b)
+	}
+	sinks, err := progress.Setup(d.Err, f.Quiet, f.ProgressFD)
+	if err != nil {
+		return o, nil, err
+	}
+	storageRoot := g.StorageRoot
+	o = install.Options{
+		Source: src, Target: target, Stateroot: f.Stateroot, Kargs: f.Karg, KargDeletes: f.KargDelete,
+		RootSSHAuthorizedKeys: keys, Bootloader: bl, Progress: sinks.Reporter, Out: d.Out, Log: d.Log,
+		Import: importer.Options{Rules: importer.DefaultRules()},
+		Store: func(ctx context.Context) (*storage.Store, error) {
+			return storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
+		},
+	}
+	done := func() {
+		if err := sinks.Close(); err != nil {
+			d.Log.Warn().Err(err).Msg("writing progress")
+		}
+	}
+	return o, done, nil
+}
+
+// parseSourceImgref parses --source-imgref: a containers-image reference with its transport,
+// or a full ostree image reference.
+func parseSourceImgref(s string) (imgref.OstreeImageReference, error) {
+	if imgref.IsOstreeImageReference(s) {
+		r, err := imgref.Parse(s)
+		if err != nil {
+			return r, fmt.Errorf("--source-imgref: %w", err)
+		}
+		return r, nil
+	}
+	r, err := imgref.ParseImageReference(s)
+	if err != nil {
+		return imgref.OstreeImageReference{}, fmt.Errorf("--source-imgref: %w (give the transport, e.g. docker://%s or oci:PATH:TAG)", err, s)
+	}
+	return imgref.OstreeImageReference{Sigverify: imgref.Insecure(), Imgref: r}, nil
+}
+
+// Run installs to a disk.
+func (c *InstallToDiskCmd) Run(g *Globals, d *Deps) error {
+	if err := d.requireRoot("install"); err != nil {
+		return err
+	}
+	if c.BlockSetup != "" && c.BlockSetup != "direct" {
+		return fmt.Errorf("--block-setup %s is not supported (only direct)", c.BlockSetup)
+	}
+	var rootSize int64
+	if c.RootSize != "" {
+		var err error
+		if rootSize, err = disk.ParseSize(c.RootSize); err != nil {
+			return fmt.Errorf("--root-size: %w", err)
+		}
+	}
+	if code, ok := reexecInstallUnshared(d, c.ProgressFD); ok {
+		if code != 0 {
+			panic(exitCode(code)) // the child printed its error
+		}
+		return nil
+	}
+	o, done, err := c.options(g, d)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return install.ToDisk(d.Ctx, install.DiskOptions{Options: o, Device: c.Device, ViaLoopback: c.ViaLoopback,
+		Wipe: c.Wipe, Filesystem: c.Filesystem, RootSize: rootSize})
+}
+
+// Run installs to a mounted filesystem.
+func (c *InstallToFilesystemCmd) Run(g *Globals, d *Deps) error {
+	if err := d.requireRoot("install"); err != nil {
+		return err
+	}
+	o, done, err := c.options(g, d)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return install.ToFilesystem(d.Ctx, install.FilesystemOptions{Options: o, Root: c.RootPath,
+		RootMountSpec: c.RootMountSpec, BootMountSpec: c.BootMountSpec, SkipFinalize: c.SkipFinalize})
+}
+
+// reexecInstallUnshared re-executes bootc in a private mount namespace, as upstream does
+// before it mounts anything: the filesystems install to-disk mounts are then visible to
+// this install only, and vanish with it even if it is killed (its loop devices, set to
+// autoclear, go with them). SIGINT, SIGTERM and SIGHUP are passed on to the child, which
+// cleans up; the child gets SIGTERM if this process dies. It returns the child's exit code
+// and true when it re-executed.
+func reexecInstallUnshared(d *Deps, progressFD int) (int, bool) {
+	if !installReexec || d.env(installUnsharedEnv) != "" || d.env(installSkipUnshareEnv) != "" {
+		return 0, false
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, false
+	}
+	cmd := exec.Command(self, os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if progressFD > 2 {
+		// The child's fd progressFD is ours; the ones between stay closed.
+		cmd.ExtraFiles = make([]*os.File, progressFD-2)
+		cmd.ExtraFiles[progressFD-3] = os.NewFile(uintptr(progressFD), "progress-fd")
+	}
+	cmd.Env = append(os.Environ(), installUnsharedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGTERM}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(d.Err, "error: re-executing in a private mount namespace:", err)
+		return 1, true
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			_ = cmd.Process.Signal(s)
+		case err := <-waited:
+			if err == nil {
+				return 0, true
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if code := ee.ExitCode(); code >= 0 {
+					return code, true
+				}
+				return 128 + int(ee.Sys().(syscall.WaitStatus).Signal()), true
+			}
+			fmt.Fprintln(d.Err, "error: install:", err)
+			return 1, true
+		}
+	}
+}
