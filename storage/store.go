@@ -137,6 +137,12 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 	return res, confRoot, nil
 }
 
+// DerivedRunRoot returns the run root Open uses for graphRoot when it is not storage.conf's
+// and no run root is given (so that tests can remove it afterwards).
+func DerivedRunRoot(graphRoot string) string {
+	return derivedRunRoot(graphRoot, os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"))
+}
+
 // derivedRunRoot is the run root used for a graph root other than storage.conf's:
 // /run/bootc/storage-<hash> for root, $XDG_RUNTIME_DIR/bootc/storage-<hash> otherwise, where
 // <hash> identifies the graph root.

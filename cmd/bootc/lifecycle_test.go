@@ -15,6 +15,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/bootc-go/bootc/ostree/ostreetest"
+	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -53,7 +54,10 @@ func newTestHost(t *testing.T) *testHost {
 	}
 	run("admin", "init-fs", "--modern", h.sysroot)
 	run("admin", "--sysroot="+h.sysroot, "os-init", "default")
-	t.Cleanup(func() { ostreetest.RemoveMounted(h.storage) })
+	t.Cleanup(func() {
+		ostreetest.RemoveMounted(h.storage)
+		ostreetest.RemoveMounted(storage.DerivedRunRoot(h.storage))
+	})
 	return h
 }
 
