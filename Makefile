@@ -4,7 +4,7 @@ TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 GOFLAGS_TAGS := -tags "$(TAGS)"
 PKGS := ./...
 
-.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz demo e2e clean
+.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz demo e2e vagrant-box clean
 
 all: build
 
@@ -24,6 +24,7 @@ vet: deps
 test: deps build vet
 	$(GO) test $(GOFLAGS_TAGS) -race -count=1 -timeout 20m $(PKGS)
 	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS_TAGS) -count=1 -timeout 10m ./ostree/...
+	$(MAKE) e2e
 
 # Import benchmark: bootc pull+import against skopeo copy + ostree commit --tree=tar=, on
 # generated images of about 100 MiB and 1 GiB (BENCH_SIZES, in MiB), plus a re-import with
@@ -43,9 +44,24 @@ fuzz: deps
 	  $(GO) test $(GOFLAGS_TAGS) -run=NONE -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+# The boot proof in a VM (tests/e2e): v1 of the bootable test image installed with
+# `bootc install to-disk --via-loopback`, booted in qemu through its own bootloader (KVM when
+# it works here, else TCG), then switch, upgrade, rollback, a power cut in the middle of an
+# upgrade, and --download-only/--from-downloaded, each checked on the serial console and on
+# the disk. About 8 minutes under TCG. BOOTC_E2E_LOGS=DIR keeps the serial consoles.
+e2e: deps
+	BOOTC_E2E=1 $(GO) test $(GOFLAGS_TAGS) -count=1 -v -timeout 50m ./tests/e2e/
+
+# Builds (or reuses) the test images, installs v1 on a disk image, switches it to v2
+# offline with --sysroot, boots it in qemu and ends with the v2 marker from the VM.
 demo: deps build
-	@echo "The demo arrives with the end-to-end issue; bin/bootc is built:"
-	bin/bootc --help
+	hack/demo.sh bin/bootc
+
+# A Vagrant box (libvirt provider) of the test VM, built from an installed disk:
+# bin/bootc-test.box (see vagrant/ and the README). BOOTC_BOX_BOOT_CHECK=0 skips the
+# SSH login check in qemu.
+vagrant-box: deps build
+	BOOTC=bin/bootc vagrant/build-box.sh bin/bootc-test.box
 
 clean:
 	rm -rf bin

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
@@ -75,6 +78,13 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	if err != nil {
 		return nil, err
 	}
+	// containers-storage does not flush the layer files it writes, only its metadata: after
+	// a power cut its metadata can list a complete layer whose files (or the driver's
+	// link/lower files) are empty or missing, and every later pull trusts it
+	// (containers/storage#1064). Make what was pulled durable before building on it.
+	if err := syncFilesystem(store.GraphRoot()); err != nil {
+		return nil, fmt.Errorf("syncing containers-storage at %s: %w", store.GraphRoot(), err)
+	}
 	rep.Done()
 	// An image this pull created is removed again if it cannot be imported, so bad input
 	// leaves the store as it was.
@@ -110,6 +120,16 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	}
 	rep.Done()
 	return &Fetched{Ref: ref, Image: img, Import: res, Created: created}, nil
+}
+
+// syncFilesystem flushes the filesystem holding path (syncfs(2)).
+func syncFilesystem(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
 }
 
 func shortDigest(d string) string {
