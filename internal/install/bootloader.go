@@ -1,7 +1,6 @@
 package install
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -85,24 +83,6 @@ func existsInRoot(root, name string) bool {
 	return true
 }
 
-// runOutput runs cmd and returns an error holding its output when it fails.
-func runOutput(cmd *exec.Cmd) error {
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if len(msg) > 4096 {
-			msg = "..." + msg[len(msg)-4096:]
-		}
-		if msg != "" {
-			return fmt.Errorf("running %s: %w: %s", strings.Join(cmd.Args, " "), err, msg)
-		}
-		return fmt.Errorf("running %s: %w", strings.Join(cmd.Args, " "), err)
-	}
-	return nil
-}
-
 // chrootEnv is the environment of programs run from the image.
 var chrootEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/root"}
 
@@ -135,7 +115,7 @@ func runInDeployment(ctx context.Context, dep, bootDir, name string, args ...str
 	cmd.Env = chrootEnv
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dep}
-	return runOutput(cmd)
+	return disk.RunCommand(cmd, nil)
 }
 
 // extlinuxInstall installs extlinux into boot/syslinux of the /boot filesystem mounted at
@@ -170,7 +150,7 @@ func (in *installer) extlinuxInstall(ctx context.Context, dep, bootDir, device s
 	if device != "" {
 		hostArgs = append(hostArgs, "--device", device)
 	}
-	return runOutput(exec.CommandContext(ctx, host, hostArgs...))
+	return disk.RunCommand(exec.CommandContext(ctx, host, hostArgs...), nil)
 }
 
 // gptMBR returns syslinux's gptmbr.bin from the deployment dep, else from the host with a

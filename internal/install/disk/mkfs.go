@@ -39,13 +39,19 @@ type HostRunner struct {
 // an answer; on failure the error ends with the program's output.
 func (h HostRunner) Run(ctx context.Context, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = h.Env
+	return RunCommand(cmd, h.Output)
+}
+
+// RunCommand runs cmd with its stdout and stderr captured (and copied to tee, if not nil);
+// on failure the error names the command and ends with the last 4 KiB of its output.
+func RunCommand(cmd *exec.Cmd, tee io.Writer) error {
 	var out bytes.Buffer
 	var w io.Writer = &out
-	if h.Output != nil {
-		w = io.MultiWriter(&out, h.Output)
+	if tee != nil {
+		w = io.MultiWriter(&out, tee)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = h.Env
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(out.String())
