@@ -39,6 +39,9 @@ type Stats struct {
 	Bytes int64
 	// Filtered counts entries dropped by the path rules, by toplevel directory.
 	Filtered map[string]int
+	// Adopted counts regular files hardlinked into the repository from the adopt
+	// directory, Present those whose object the repository already had (adopt mode only).
+	Adopted, Present int
 }
 
 // LayerOptions control ImportLayer.
@@ -51,6 +54,12 @@ type LayerOptions struct {
 	// OnBytes, if set, is called from the parser goroutine with the number of bytes of
 	// file content read so far.
 	OnBytes func(n int64)
+	// AdoptDir, if set, turns on adopt mode (see adopt.go): the directory holds the
+	// layer's files unpacked at their tar paths (a containers-storage diff directory),
+	// and regular files are hardlinked from there into a bare repository instead of
+	// being written as copies, once checked identical. The layer commit is the same as
+	// without it.
+	AdoptDir string
 }
 
 // entryKind is what an entry becomes in the tree.
@@ -95,12 +104,13 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 
 	order := make(chan *job, queueDepth)
 	work := make(chan *job, queueDepth)
+	ad := newAdopter(repo, opts.AdoptDir)
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeFiles(ctx, repo, work)
+			writeFiles(ctx, repo, ad, work)
 		}()
 	}
 	parseErr := make(chan error, 1)
@@ -122,6 +132,7 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 		}
 	}
 	wg.Wait()
+	ad.addStats(&stats)
 	err := <-parseErr
 	if err == nil {
 		err = treeErr
@@ -307,8 +318,13 @@ func newJob(hdr *tarstream.Header, rules PathRules) (*job, error) {
 }
 
 // writeFiles is a writer goroutine: it writes file objects and reports their checksums.
-func writeFiles(ctx context.Context, repo *ostree.Repo, work <-chan *job) {
+func writeFiles(ctx context.Context, repo *ostree.Repo, ad *adopter, work <-chan *job) {
 	for j := range work {
+		if ad != nil {
+			csum, err := ad.write(ctx, j)
+			j.done <- writeResult{checksum: csum, err: err}
+			continue
+		}
 		var rd io.Reader
 		if j.small != nil {
 			rd = bytes.NewReader((*j.small)[:j.size])
