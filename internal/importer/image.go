@@ -280,6 +280,8 @@ func (s *Stats) add(o Stats) {
 	s.Hardlinks += o.Hardlinks
 	s.Whiteouts += o.Whiteouts
 	s.Bytes += o.Bytes
+	s.Adopted += o.Adopted
+	s.Present += o.Present
 	for k, v := range o.Filtered {
 		s.Filtered[k] += v
 	}
