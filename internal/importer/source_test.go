@@ -659,4 +659,4 @@ type doneReader struct {
 }
 
 func (d *doneReader) Read(p []byte) (int, error) { return d.r.Read(p) }
-func (d *doneReader) Close() error                { d.once.Do(d.done); return nil }
+func (d *doneReader) Close() error               { d.once.Do(d.done); return nil }
