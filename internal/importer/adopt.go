@@ -55,6 +55,8 @@ func (a *adopter) write(ctx context.Context, j *job) (string, error) {
 		data := (*j.small)[:j.size]
 		defer func() { smallPool.Put(j.small); j.small = nil }()
 		h.Write(data)
+		j.sum.write(data)
+		j.sum.close()
 		csum := hex.EncodeToString(h.Sum(nil))
 		if j.size > 0 {
 			if done, err := a.place(ctx, j, csum); err != nil || done {
@@ -65,7 +67,8 @@ func (a *adopter) write(ctx context.Context, j *job) (string, error) {
 	}
 	cr := &chunkReader{ctx: ctx, ch: j.chunks}
 	bp := chunkPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(h, cr, *bp)
+	n, err := io.CopyBuffer(h, j.sum.tee(cr), *bp)
+	j.sum.close()
 	chunkPool.Put(bp)
 	for bp := range j.chunks { // drain after an error, returning buffers
 		*bp = (*bp)[:cap(*bp)]

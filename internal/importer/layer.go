@@ -60,6 +60,12 @@ type LayerOptions struct {
 	// being written as copies, once checked identical. The layer commit is the same as
 	// without it.
 	AdoptDir string
+	// onHeader, if set, is called by the parser with each entry's header as soon as it is
+	// read, before the entry's content (tar-split recording).
+	onHeader func(*tarstream.Header)
+	// onFile, if set, is called for an entry whose content goes to a writer goroutine; the
+	// writer sums the content into the returned payloadSum.
+	onFile func() *payloadSum
 }
 
 // entryKind is what an entry becomes in the tree.
@@ -84,6 +90,7 @@ type job struct {
 	small  *[]byte          // content of a small file (pooled)
 	chunks chan *[]byte     // content of a large file (pooled chunks)
 	done   chan writeResult // result of the object write (files only)
+	sum    *payloadSum      // tar-split payload checksum the writer computes (or nil)
 }
 
 type writeResult struct {
@@ -169,6 +176,9 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 		if err != nil {
 			return fmt.Errorf("reading layer: %w", err)
 		}
+		if opts.onHeader != nil {
+			opts.onHeader(hdr)
+		}
 		j, err := newJob(hdr, opts.Rules)
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
@@ -184,6 +194,9 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 			continue
 		}
 		j.done = make(chan writeResult, 1)
+		if opts.onFile != nil {
+			j.sum = opts.onFile()
+		}
 		if j.size <= inlineMax {
 			bp := smallPool.Get().(*[]byte)
 			if _, err := io.ReadFull(tr, (*bp)[:j.size]); err != nil {
@@ -328,10 +341,12 @@ func writeFiles(ctx context.Context, repo *ostree.Repo, ad *adopter, work <-chan
 		var rd io.Reader
 		if j.small != nil {
 			rd = bytes.NewReader((*j.small)[:j.size])
+			j.sum.write((*j.small)[:j.size])
 		} else {
-			rd = &chunkReader{ctx: ctx, ch: j.chunks}
+			rd = j.sum.tee(&chunkReader{ctx: ctx, ch: j.chunks})
 		}
 		csum, err := repo.WriteRegfile(ctx, j.meta, j.size, rd)
+		j.sum.close()
 		if j.small != nil {
 			smallPool.Put(j.small)
 			j.small = nil

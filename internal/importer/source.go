@@ -135,9 +135,7 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	if err != nil {
 		return "", Stats{}, err
 	}
-	var closeOnce sync.Once
-	closeRC := func() { closeOnce.Do(func() { rc.Close() }) }
-	defer closeRC()
+	defer rc.Close()
 	var r io.Reader = rc
 	h := sha256.New()
 	verify := strings.HasPrefix(l.DiffID, "sha256:")
@@ -146,15 +144,14 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	}
 	ts := recordTarSplit(r)
 	lopts.AdoptDir = src.AdoptDir
+	lopts.onHeader = ts.header
+	lopts.onFile = ts.file
 	commit, st, err := ImportLayer(ctx, repo, ts, lopts)
 	if err != nil {
-		ts.abort()
-		closeRC()
 		return "", st, err
 	}
 	split, err := ts.finish()
 	if err != nil {
-		closeRC()
 		return "", st, err
 	}
 	if verify {
@@ -162,8 +159,10 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 			return "", st, fmt.Errorf("layer content has digest %s, not its diff ID %s", got, l.DiffID)
 		}
 	}
-	if err := repo.WriteDetachedMetadata(ctx, commit, ostree.Metadata{MetaTarSplit: split}); err != nil {
-		return "", st, err
+	if split != nil {
+		if err := repo.WriteDetachedMetadata(ctx, commit, ostree.Metadata{MetaTarSplit: split}); err != nil {
+			return "", st, err
+		}
 	}
 	return commit, st, nil
 }

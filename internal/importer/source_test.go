@@ -50,7 +50,7 @@ func tarOf(t *testing.T, entries []fixtures.Entry) ([]byte, string) {
 }
 
 // imageOf is an unbootable test image whose layers are given as Layer values.
-func imageOf(t *testing.T, name string, layers ...importer.Layer) importer.Image {
+func imageOf(t testing.TB, name string, layers ...importer.Layer) importer.Image {
 	t.Helper()
 	var diffIDs []string
 	var descs []map[string]any
