@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/bootc-go/bootc/ostree"
 )
+
+// errAdoptDir marks failures caused by the adopt directory (a file missing or different
+// from the layer stream): the source is at fault, not the layer.
+var errAdoptDir = errors.New("the adopt directory does not match the layer")
 
 // adopter writes regular files in adopt mode: the content streamed from the tar is hashed
 // in Go (ostree.NewContentHash over the tar header's metadata, so the object checksum is
@@ -87,7 +92,7 @@ func (a *adopter) write(ctx context.Context, j *job) (string, error) {
 	p := a.path(j)
 	f, err := os.Open(p)
 	if err != nil {
-		return "", fmt.Errorf("reading %s for a copy: %w", p, err)
+		return "", fmt.Errorf("reading %s for a copy: %w (%w)", p, err, errAdoptDir)
 	}
 	defer f.Close()
 	return a.copy(ctx, j, csum, f, p)
@@ -128,7 +133,7 @@ func (a *adopter) copy(ctx context.Context, j *job, want string, r io.Reader, fr
 		return "", err
 	}
 	if got != want {
-		return "", fmt.Errorf("content of %s is not the one in the layer stream (object %s, stream %s)", from, got, want)
+		return "", fmt.Errorf("content of %s is not the one in the layer stream (object %s, stream %s): %w", from, got, want, errAdoptDir)
 	}
 	return got, nil
 }

@@ -98,18 +98,24 @@ func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler
 		return "", Stats{}, errors.New("not in the repository and no way to read it")
 	}
 	var errs []error
-	for _, src := range srcs {
+	for n, src := range srcs {
 		release, err := sched.acquire(ctx, src.Exclusive)
 		if err != nil {
 			return "", Stats{}, err
 		}
-		commit, st, err := importFromSource(ctx, repo, l, src, lopts)
+		commit, st, err := importFromSource(ctx, repo, l, src, lopts, n < len(srcs)-1)
 		release()
 		if err == nil {
 			return commit, st, nil
 		}
 		if ctx.Err() != nil {
 			return "", Stats{}, err
+		}
+		var refused *refusedError
+		if errors.As(err, &refused) {
+			// The stream is the layer (diff ID checked) and the layer itself is bad: every
+			// source would give the same; this one is not at fault.
+			return "", Stats{}, fmt.Errorf("from %s: %w", src.Name, refused.err)
 		}
 		err = fmt.Errorf("from %s: %w", src.Name, err)
 		if src.OnFailed != nil {
@@ -127,7 +133,11 @@ func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler
 // produced it, a registry blob or a tar reassembled by containers-storage from files on
 // disk, must give the layer the config names, or its commit is not used) and its tar-split
 // is recorded in the layer commit's detached metadata.
-func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Source, lopts LayerOptions) (string, Stats, error) {
+//
+// When the import fails and prove is set (other sources remain), the rest of the stream is
+// read to check it against the diff ID anyway: if it matches, the layer content itself was
+// refused (bad input, the same from every source) and a *refusedError says so.
+func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Source, lopts LayerOptions, prove bool) (string, Stats, error) {
 	if src.Open == nil {
 		return "", Stats{}, errors.New("source has no Open function")
 	}
@@ -148,6 +158,12 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	lopts.onFile = ts.file
 	commit, st, err := ImportLayer(ctx, repo, ts, lopts)
 	if err != nil {
+		if prove && verify && ctx.Err() == nil && !errors.Is(err, errAdoptDir) {
+			if _, rerr := io.Copy(io.Discard, r); rerr == nil &&
+				"sha256:"+hex.EncodeToString(h.Sum(nil)) == l.DiffID {
+				return "", st, &refusedError{err: err}
+			}
+		}
 		return "", st, err
 	}
 	split, err := ts.finish()
@@ -166,3 +182,10 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	}
 	return commit, st, nil
 }
+
+// refusedError is an import failure on a stream that is the layer (its digest is the diff
+// ID): the layer's content is refused, whatever source it comes from.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }

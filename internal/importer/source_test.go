@@ -660,3 +660,29 @@ type doneReader struct {
 
 func (d *doneReader) Read(p []byte) (int, error) { return d.r.Read(p) }
 func (d *doneReader) Close() error               { d.once.Do(d.done); return nil }
+
+// TestRefusedLayerDoesNotBlameSource: a layer whose content is refused (a device node)
+// fails at once: the source gave the right stream (diff ID checked), so its OnFailed is not
+// called and the next source is not read.
+func TestRefusedLayerDoesNotBlameSource(t *testing.T) {
+	ctx := context.Background()
+	repo, err := ostree.CreateRepo(ctx, filepath.Join(t.TempDir(), "repo"), ostree.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	data, diffID := tarOf(t, append(layerTree(), fixtures.Entry{Path: "usr/null", Kind: fixtures.CharDev}))
+	var failed error
+	var opened atomic.Int32
+	store := bytesSource("store", data, nil)
+	store.OnFailed = func(err error) { failed = err }
+	img := imageOf(t, "refused", importer.Layer{Digest: diffID, DiffID: diffID,
+		Sources: []importer.Source{store, bytesSource("registry", data, &opened)}})
+	_, err = importer.ImportImage(ctx, repo, img, importOpts)
+	if err == nil || !strings.Contains(err.Error(), "device nodes") || !strings.Contains(err.Error(), "from store") {
+		t.Fatalf("want the device-node error from the store source, got %v", err)
+	}
+	if failed != nil || opened.Load() != 0 {
+		t.Fatalf("store blamed (%v) or registry opened (%d times) for a layer that is bad everywhere", failed, opened.Load())
+	}
+}
