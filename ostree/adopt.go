@@ -16,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// errNotBare is returned for object paths of repositories whose objects are not plain files.
+var errNotBare = errors.New("not a bare repository")
+
 // validChecksum reports whether s is a 64-digit lower-case hex SHA-256.
 func validChecksum(s string) bool {
 	if len(s) != 64 {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -130,6 +129,3 @@ func appendOffset(b []byte, v, w int) []byte {
 	}
 	return b
 }
-
-// errNotBare is returned for object paths of repositories whose objects are not plain files.
-var errNotBare = errors.New("not a bare repository")
