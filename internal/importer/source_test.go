@@ -686,3 +686,37 @@ func TestRefusedLayerDoesNotBlameSource(t *testing.T) {
 		t.Fatalf("store blamed (%v) or registry opened (%d times) for a layer that is bad everywhere", failed, opened.Load())
 	}
 }
+
+// TestImportConcurrentFailure: one bad layer among several imported at once fails the
+// import with that layer's error, and no ref is written.
+func TestImportConcurrentFailure(t *testing.T) {
+	ctx := context.Background()
+	repo, err := ostree.CreateRepo(ctx, filepath.Join(t.TempDir(), "repo"), ostree.ModeArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	var ls []importer.Layer
+	var bad string
+	for i := range 5 {
+		es := []fixtures.Entry{{Path: "usr", Kind: fixtures.Dir, Mode: 0o755},
+			{Path: fmt.Sprintf("usr/f%d", i), Kind: fixtures.File, Mode: 0o644, Size: 200000, Seed: uint64(i)}}
+		if i == 3 {
+			es = append(es, fixtures.Entry{Path: "usr/fifo", Kind: fixtures.Fifo})
+		}
+		data, diffID := tarOf(t, es)
+		if i == 3 {
+			bad = diffID
+		}
+		ls = append(ls, importer.Layer{Digest: diffID, DiffID: diffID, Sources: []importer.Source{bytesSource("blob", data, nil)}})
+	}
+	o := importOpts
+	o.Parallel = 4
+	_, err = importer.ImportImage(ctx, repo, imageOf(t, "concurrent-bad", ls...), o)
+	if err == nil || !strings.Contains(err.Error(), "layer "+bad) || !strings.Contains(err.Error(), "FIFOs") {
+		t.Fatalf("want the FIFO error of layer %s, got %v", bad, err)
+	}
+	if refs, _ := repo.ListRefs(ctx, ""); len(refs) != 0 {
+		t.Fatalf("refs written: %v", refs)
+	}
+}
