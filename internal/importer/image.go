@@ -63,7 +63,8 @@ type Options struct {
 	AllowUnbootable bool
 	// Writers is the number of object writer goroutines per layer.
 	Writers int
-	// Parallel is the number of layers imported at the same time (default 3).
+	// Parallel is the number of layers imported at the same time (default: GOMAXPROCS,
+	// at least 2 and at most 4). Each layer in flight buffers up to about 32 MiB.
 	Parallel int
 	// OnLayer, if set, is called as each layer starts (reused says it was already there).
 	// Layers are imported concurrently: it may be called from several goroutines at once.
@@ -208,7 +209,7 @@ func importMissing(ctx context.Context, repo *ostree.Repo, img Image, missing []
 	}
 	parallel := opts.Parallel
 	if parallel <= 0 {
-		parallel = 3
+		parallel = min(max(runtime.GOMAXPROCS(0), 2), 4)
 	}
 	sched := newScheduler(parallel)
 	ctx, cancel := context.WithCancelCause(ctx)
