@@ -89,6 +89,9 @@ func (s *payloadSum) close() {
 	}
 }
 
+// maxTrailer is the most bytes after the end-of-archive blocks a tar-split records.
+const maxTrailer = 16 << 20
+
 // recordTarSplit wraps r: reading the recorder reads r.
 func recordTarSplit(r io.Reader) *tarSplitRecorder {
 	t := &tarSplitRecorder{src: r, crc: crc64.New(storage.CRCTable)}
@@ -216,9 +219,14 @@ func (t *tarSplitRecorder) finish() ([]byte, error) {
 	t.flushSegment()
 	t.drain(true)
 	chunk := make([]byte, 1<<20)
-	for {
+	for trailer := 0; ; {
 		n, err := t.src.Read(chunk)
 		if n > 0 {
+			// Bytes after the archive are kept (the diff ID covers them), up to a limit:
+			// the tar-split is held in memory.
+			if trailer += n; trailer > maxTrailer && t.err == nil {
+				t.err = fmt.Errorf("more than %d bytes after the end of the archive", maxTrailer)
+			}
 			t.add(storage.Entry{Type: storage.SegmentType, Payload: chunk[:n]})
 		}
 		if err == io.EOF {
