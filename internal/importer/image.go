@@ -66,6 +66,9 @@ type Options struct {
 	// Parallel is the number of layers imported at the same time (default: GOMAXPROCS,
 	// at least 2 and at most 4). Each layer in flight buffers up to about 32 MiB.
 	Parallel int
+	// NoTarSplit skips recording the layers' tar-splits (MetaTarSplit): such layers cannot
+	// be reassembled from the repository later. Recording costs a CRC-64 of the content.
+	NoTarSplit bool
 	// OnLayer, if set, is called as each layer starts (reused says it was already there).
 	// Layers are imported concurrently: it may be called from several goroutines at once.
 	OnLayer func(index int, layer Layer, reused bool)
@@ -247,7 +250,7 @@ func importMissing(ctx context.Context, repo *ostree.Repo, img Image, missing []
 			if opts.OnBytes != nil {
 				lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
 			}
-			commit, st, err := importLayerSources(ctx, repo, sched, l, lopts)
+			commit, st, err := importLayerSources(ctx, repo, sched, l, lopts, opts.NoTarSplit)
 			if err != nil {
 				err = fmt.Errorf("image %s: layer %s: %w", img.Target, l.Digest, err)
 				once.Do(func() { firstErr = err; cancel(err) })

@@ -92,7 +92,7 @@ func (s *scheduler) acquire(ctx context.Context, key string) (release func(), er
 }
 
 // importLayerSources imports a layer from the first of its sources that works.
-func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler, l Layer, lopts LayerOptions) (string, Stats, error) {
+func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler, l Layer, lopts LayerOptions, noTarSplit bool) (string, Stats, error) {
 	srcs := l.sources()
 	if len(srcs) == 0 {
 		return "", Stats{}, errors.New("not in the repository and no way to read it")
@@ -103,7 +103,7 @@ func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler
 		if err != nil {
 			return "", Stats{}, err
 		}
-		commit, st, err := importFromSource(ctx, repo, l, src, lopts, n < len(srcs)-1)
+		commit, st, err := importFromSource(ctx, repo, l, src, lopts, n < len(srcs)-1, noTarSplit)
 		release()
 		if err == nil {
 			return commit, st, nil
@@ -137,7 +137,7 @@ func importLayerSources(ctx context.Context, repo *ostree.Repo, sched *scheduler
 // When the import fails and prove is set (other sources remain), the rest of the stream is
 // read to check it against the diff ID anyway: if it matches, the layer content itself was
 // refused (bad input, the same from every source) and a *refusedError says so.
-func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Source, lopts LayerOptions, prove bool) (string, Stats, error) {
+func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Source, lopts LayerOptions, prove, noTarSplit bool) (string, Stats, error) {
 	if src.Open == nil {
 		return "", Stats{}, errors.New("source has no Open function")
 	}
@@ -152,11 +152,15 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	if verify {
 		r = io.TeeReader(rc, h)
 	}
-	ts := recordTarSplit(r)
 	lopts.AdoptDir = src.AdoptDir
-	lopts.onHeader = ts.header
-	lopts.onFile = ts.file
-	commit, st, err := ImportLayer(ctx, repo, ts, lopts)
+	var ts *tarSplitRecorder
+	in := r
+	if !noTarSplit {
+		ts = recordTarSplit(r)
+		lopts.onHeader, lopts.onFile = ts.header, ts.file
+		in = ts
+	}
+	commit, st, err := ImportLayer(ctx, repo, in, lopts)
 	if err != nil {
 		if prove && verify && ctx.Err() == nil && !errors.Is(err, errAdoptDir) {
 			if _, rerr := io.Copy(io.Discard, r); rerr == nil &&
@@ -166,7 +170,12 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 		}
 		return "", st, err
 	}
-	split, err := ts.finish()
+	var split []byte
+	if ts != nil {
+		split, err = ts.finish()
+	} else if _, err = io.Copy(io.Discard, r); err != nil {
+		err = fmt.Errorf("reading the end of the layer: %w", err)
+	}
 	if err != nil {
 		return "", st, err
 	}

@@ -300,6 +300,25 @@ func TestTarSplitReassembles(t *testing.T) {
 		if !errors.Is(err, importer.ErrNoTarSplit) || !strings.Contains(err.Error(), commit) {
 			t.Fatalf("want ErrNoTarSplit naming the commit, got %v", err)
 		}
+
+		// Options.NoTarSplit: nothing recorded, the diff ID still checked.
+		o := importOpts
+		o.NoTarSplit = true
+		data2, diffID2 := tarOf(t, derivedLayer())
+		corrupt := bytes.Clone(data2)
+		corrupt[len(corrupt)/2] ^= 1
+		bad := imageOf(t, "nosplit-bad", importer.Layer{Digest: diffID2, DiffID: diffID2, Sources: []importer.Source{bytesSource("blob", corrupt, nil)}})
+		if _, err := importer.ImportImage(ctx, repo, bad, o); err == nil || !strings.Contains(err.Error(), "diff ID") {
+			t.Fatalf("NoTarSplit: want a diff ID mismatch, got %v", err)
+		}
+		good := imageOf(t, "nosplit", importer.Layer{Digest: diffID2, DiffID: diffID2, Sources: []importer.Source{bytesSource("blob", data2, nil)}})
+		res, err := importer.ImportImage(ctx, repo, good, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := importer.LayerTarSplit(ctx, repo, res.LayerCommits[0]); !errors.Is(err, importer.ErrNoTarSplit) {
+			t.Fatalf("NoTarSplit: want ErrNoTarSplit, got %v", err)
+		}
 	})
 }
 
