@@ -104,7 +104,12 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 		if err != nil {
 			return res, false, fmt.Errorf("storage root %q: %w", root, err)
 		}
-		if abs != filepath.Clean(conf.GraphRoot) {
+		if abs != filepath.Clean(conf.GraphRoot) && sameDir(abs, conf.GraphRoot) {
+			// The host's store by another path (on a booted host, /var/lib/containers/storage
+			// through the /sysroot mount, where its files can be hardlinked with the
+			// repository's objects): the host's run root, so that locks are shared.
+			res.GraphRoot = abs
+		} else if abs != filepath.Clean(conf.GraphRoot) {
 			confRoot = false
 			res.GraphRoot = abs
 			// An image store configured for the host's store does not belong to another root.
@@ -131,10 +136,22 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 	if o.DriverOptions != nil {
 		res.GraphDriverOptions = slices.Clone(o.DriverOptions)
 	}
+	if res.GraphDriverName == "" || res.GraphDriverName == "overlay" {
+		// No private bind mount of <graphroot>/overlay on itself: a hardlink between the
+		// store's layer files and the ostree repository's objects (one filesystem) cannot
+		// cross a mount point.
+		res.GraphDriverOptions = append(slices.Clone(res.GraphDriverOptions), "overlay.skip_mount_home=true")
+	}
 	if res.GraphRoot == "" || res.RunRoot == "" {
 		return res, false, errors.New("storage: no graph root or run root configured")
 	}
 	return res, confRoot, nil
+}
+
+// sameDir reports whether a and b name one existing directory.
+func sameDir(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // SysrootStoreRoot is the graph root of the store that the system deployed in stateroot of

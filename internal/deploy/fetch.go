@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/imgref"
@@ -24,17 +28,59 @@ type FetchOptions struct {
 	Pull storage.PullOptions
 	// Import holds the importer settings (path rules, architecture).
 	Import importer.Options
-	// Progress receives the pulling and importing tasks (nil: none).
+	// Progress receives the fetching task (nil: none).
 	Progress progress.Reporter
+	// FromStoreImage, if set, is the ID of an image of the store to read in place instead
+	// of ref's source (install pulls the image once, scans it, then imports it from there);
+	// ref still names the image in the repository.
+	FromStoreImage string
 }
 
-// Fetched is an image pulled into the store and imported into the repository.
+// FetchReport counts where an image's layers came from.
+type FetchReport struct {
+	// LayersReused were already in the repository; LayersFromStore were imported from
+	// containers-storage; LayersFetched were downloaded from the source.
+	LayersReused, LayersFromStore, LayersFetched int
+	// BytesFetched is the number of layer blob bytes read from the source.
+	BytesFetched int64
+	// InPlace is set when the image was read from this store in place.
+	InPlace bool
+	// StoreError, if set, says why the image could not be put into the store (the
+	// deployment does not need it).
+	StoreError error
+}
+
+// Fetched is an image imported into the repository (and, where possible, kept in the
+// containers-storage store).
 type Fetched struct {
-	Ref    imgref.OstreeImageReference
-	Image  *storage.Image
-	Import *importer.Result
-	// Created is set when the pull created Image in the store (it was not there before).
+	Ref imgref.OstreeImageReference
+	// ManifestDigest, Manifest and Config describe the image.
+	ManifestDigest string
+	Config         *imgspecv1.Image
+	// Image is the image in the store (nil when it could not be put there).
+	Image *storage.Image
+	// Created is set when this fetch created Image in the store.
 	Created bool
+	Import  *importer.Result
+	Report  FetchReport
+
+	source sourceInfo
+}
+
+// sourceInfo is what KeepInStore needs to know of the image's source.
+type sourceInfo struct {
+	Name                         string
+	ManifestDigest, ConfigDigest digest.Digest
+	Manifest, Config             []byte
+	Layers                       []storage.SourceLayer
+}
+
+// Version is the image's org.opencontainers.image.version label ("" if none).
+func (f *Fetched) Version() string {
+	if f.Config == nil {
+		return ""
+	}
+	return f.Config.Config.Labels["org.opencontainers.image.version"]
 }
 
 // PullOptionsFor fills the source and signature settings of base for ref.
@@ -47,9 +93,14 @@ func PullOptionsFor(ref imgref.OstreeImageReference, base storage.PullOptions) (
 	return base, nil
 }
 
-// Fetch pulls ref into the containers-storage store (layers already there are not fetched
-// again; a containers-storage: image of this store is read in place) and imports it into
-// repo (layers already imported are not imported again).
+// Fetch imports ref into repo. The repository is the authority on layers: a layer it holds
+// is never read again; a layer the store holds is imported from there (its files hashed and
+// hardlinked into the repository where they share a filesystem), falling back to the
+// source when the store's copy is corrupt (the store layer is then dropped); the others are
+// fetched from the source, decompressed once and streamed into the importer, concurrently.
+// Then the store gets the image, rebuilt from the repository (its files hardlinks of the
+// repository's objects), so that podman sees what the host runs; that step's failure is
+// reported in Report.StoreError and is not fatal.
 func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref imgref.OstreeImageReference, opts FetchOptions) (*Fetched, error) {
 	rep := opts.Progress
 	if rep == nil {
@@ -59,67 +110,183 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	if err != nil {
 		return nil, err
 	}
-	rep.Start(progress.Task{Name: progress.TaskPulling, Description: "Pulling " + ref.Imgref.String()})
-	userProgress := po.Progress
-	po.Progress = func(ev storage.ProgressEvent) {
-		if ev.Layer >= 0 && (ev.Kind == storage.ProgressBytes || ev.Kind == storage.ProgressDone) {
-			rep.Bytes(progress.Subtask{Kind: progress.SubtaskLayer, ID: ev.Digest.String(),
-				Description: "layer " + ev.Digest.Encoded()[:12]}, ev.Fetched, uint64(max(ev.Total, 0)))
-		}
-		if userProgress != nil {
-			userProgress(ev)
-		}
+	if opts.FromStoreImage != "" {
+		po.Source = "containers-storage:" + opts.FromStoreImage
 	}
-	before, err := store.Images(ctx)
+	src, err := store.OpenSource(ctx, po)
 	if err != nil {
 		return nil, err
 	}
-	img, err := store.Pull(ctx, po)
-	if err != nil {
-		return nil, err
-	}
-	// containers-storage does not flush the layer files it writes, only its metadata: after
-	// a power cut its metadata can list a complete layer whose files (or the driver's
-	// link/lower files) are empty or missing, and every later pull trusts it
-	// (containers/storage#1064). Make what was pulled durable before building on it.
-	if err := syncFilesystem(store.GraphRoot()); err != nil {
-		return nil, fmt.Errorf("syncing containers-storage at %s: %w", store.GraphRoot(), err)
-	}
-	rep.Done()
-	// An image this pull created is removed again if it cannot be imported, so bad input
-	// leaves the store as it was.
-	created := !slices.ContainsFunc(before, func(s storage.ImageSummary) bool { return s.ID == img.ID })
+	defer src.Close()
 
-	layers := img.Layers()
-	in := importer.Image{Target: ref.Imgref, ManifestDigest: img.ManifestDigest.String(),
-		Manifest: img.Manifest, Config: img.Config}
-	for _, l := range layers {
-		in.Layers = append(in.Layers, importer.Layer{
-			Digest: l.CompressedDigest.String(), DiffID: l.UncompressedDigest.String(), Size: l.UncompressedSize,
-			Open: func(ctx context.Context) (io.ReadCloser, error) { return store.LayerDiff(ctx, l) },
-		})
+	f := &Fetched{Ref: ref, ManifestDigest: src.ManifestDigest.String(), Config: src.OCIConfig,
+		source: sourceInfo{Name: src.Name, ManifestDigest: src.ManifestDigest, ConfigDigest: src.ConfigDigest,
+			Manifest: src.Manifest, Config: src.Config, Layers: src.Layers}}
+	f.Report.InPlace = src.InPlace
+	in := importer.Image{Target: ref.Imgref, ManifestDigest: src.ManifestDigest.String(),
+		Manifest: src.Manifest, Config: src.Config}
+	var fetched atomic.Int64
+	var mu sync.Mutex
+	if src.InPlace {
+		rep.Start(progress.Task{Name: progress.TaskImporting, Description: "Importing " + ref.Imgref.String()})
+	} else {
+		// Layers are fetched and imported in one stream.
+		rep.Start(progress.Task{Name: progress.TaskPulling, Description: "Fetching " + ref.Imgref.String()})
+	}
+	sameFS := sameFilesystem(store.GraphRoot(), repo.Path())
+	for i, sl := range src.Layers {
+		l := importer.Layer{Digest: sl.Digest.String(), DiffID: sl.DiffID.String(), Size: sl.Size}
+		sub := progress.Subtask{Kind: progress.SubtaskLayer, ID: l.Digest, Description: "layer " + shortDigest(l.Digest)}
+		if s := sl.Store; s != nil {
+			source := importer.Source{
+				Name:      "containers-storage layer " + s.ID,
+				Open:      s.Open,
+				Exclusive: "containers-storage",
+				OnFailed: func(err error) {
+					if src.InPlace {
+						return // the source itself: nothing else to fall back on
+					}
+					if derr := store.DropLayer(context.WithoutCancel(ctx), s.ID, err); derr != nil {
+						store.Log().Warn().Err(derr).Str("layer", s.ID).Msg("dropping a corrupt containers-storage layer")
+					}
+				},
+			}
+			if sameFS && s.DiffDir != "" {
+				source.AdoptDir = s.DiffDir
+			}
+			l.Sources = append(l.Sources, source)
+		}
+		if !src.InPlace {
+			l.Sources = append(l.Sources, importer.Source{
+				Name: "blob " + l.Digest + " of " + ref.Imgref.String(),
+				Open: func(ctx context.Context) (io.ReadCloser, error) {
+					mu.Lock()
+					f.Report.LayersFetched++
+					mu.Unlock()
+					var last int64
+					return src.OpenLayer(ctx, i, func(n int64) {
+						fetched.Add(n - last)
+						last = n
+						mu.Lock()
+						rep.Bytes(sub, uint64(n), uint64(max(sl.Size, 0)))
+						mu.Unlock()
+					})
+				},
+			})
+		}
+		in.Layers = append(in.Layers, l)
 	}
 	iopts := opts.Import
-	rep.Start(progress.Task{Name: progress.TaskImporting, Description: "Importing " + ref.Imgref.String()})
-	userOnBytes := iopts.OnBytes
-	iopts.OnBytes = func(i int, n int64) {
-		rep.Bytes(progress.Subtask{Kind: progress.SubtaskLayer, ID: in.Layers[i].Digest,
-			Description: "layer " + shortDigest(in.Layers[i].Digest)}, uint64(n), uint64(max(in.Layers[i].Size, 0)))
-		if userOnBytes != nil {
-			userOnBytes(i, n)
+	userOnLayer := iopts.OnLayer
+	iopts.OnLayer = func(i int, l importer.Layer, reused bool) {
+		if reused {
+			mu.Lock()
+			f.Report.LayersReused++
+			mu.Unlock()
 		}
+		if userOnLayer != nil {
+			userOnLayer(i, l, reused)
+		}
+	}
+	if err := store.CheckFreeSpace(repo.Path(), missingBytes(ctx, repo, in)); err != nil {
+		return nil, err
 	}
 	res, err := importer.ImportImage(ctx, repo, in, iopts)
 	if err != nil {
-		if created {
-			if derr := store.Delete(context.WithoutCancel(ctx), img.ID); derr != nil {
-				err = errors.Join(err, fmt.Errorf("removing the image again: %w", derr))
-			}
-		}
 		return nil, err
 	}
 	rep.Done()
-	return &Fetched{Ref: ref, Image: img, Import: res, Created: created}, nil
+	f.Import = res
+	f.Report.BytesFetched = fetched.Load()
+	f.Report.LayersFromStore = res.Imported - f.Report.LayersFetched
+	if src.InPlace {
+		f.Image = src.Image
+		return f, nil
+	}
+	rep.Start(progress.Task{Name: progress.TaskImporting, Description: "Storing " + ref.Imgref.String() + " in containers-storage"})
+	f.Image, f.Created, f.Report.StoreError = KeepInStore(ctx, store, repo, f, opts.Import.Rules)
+	rep.Done()
+	if f.Report.StoreError != nil {
+		store.Log().Warn().Err(f.Report.StoreError).Str("image", ref.Imgref.String()).Msg("the image is imported, but not kept in containers-storage")
+	}
+	return f, nil
+}
+
+// missingBytes is the compressed size of the layers the repository lacks (an estimate of
+// what the import writes).
+func missingBytes(ctx context.Context, repo *ostree.Repo, img importer.Image) uint64 {
+	var n uint64
+	for _, l := range img.Layers {
+		if c, err := repo.ResolveRev(ctx, imgref.BlobRef(l.Digest), true); err == nil && c != "" {
+			continue
+		}
+		n += uint64(max(l.Size, 0))
+	}
+	return n
+}
+
+// KeepInStore puts f's image into store, rebuilt from the repository: the layers the
+// store lacks are made from their recorded tar-splits with their files hardlinked from the
+// repository's objects (copied where metadata differs or across filesystems), then the image
+// is recorded under its source's name. It reports whether it created the image.
+func KeepInStore(ctx context.Context, store *storage.Store, repo *ostree.Repo, f *Fetched, rules importer.PathRules) (*storage.Image, bool, error) {
+	spec := storage.PutImageSpec{Name: f.source.Name, ManifestDigest: f.source.ManifestDigest, Manifest: f.source.Manifest,
+		ConfigDigest: f.source.ConfigDigest, Config: f.source.Config}
+	tmp, err := os.MkdirTemp("", "bootc-filtered-")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(tmp)
+	for i, sl := range f.source.Layers {
+		pl := storage.PutLayer{Digest: sl.Digest, DiffID: sl.DiffID}
+		commit := f.Import.LayerCommits[i]
+		ts, err := importer.LayerTarSplit(ctx, repo, commit)
+		if errors.Is(err, importer.ErrNoTarSplit) {
+			// Imported by upstream bootc or the ostree CLI: the store can only reuse a layer
+			// it already has.
+			spec.Layers = append(spec.Layers, pl)
+			continue
+		} else if err != nil {
+			return nil, false, fmt.Errorf("layer %s: %w", sl.Digest, err)
+		}
+		objects, err := importer.LayerObjects(ctx, repo, commit, rules)
+		if err != nil {
+			return nil, false, fmt.Errorf("layer %s: %w", sl.Digest, err)
+		}
+		kept, err := importer.LayerFilteredFiles(ctx, repo, commit)
+		if err != nil {
+			return nil, false, fmt.Errorf("layer %s: %w", sl.Digest, err)
+		}
+		pl.TarSplit = ts
+		pl.Resolve = func(name string) (string, error) {
+			if csum, ok := objects(name); ok {
+				return repo.ObjectPath(csum)
+			}
+			if data, ok := kept[importer.CleanEntryName(name)]; ok {
+				// Content the repository does not keep in its trees (tmp/, run/...).
+				p := filepath.Join(tmp, fmt.Sprintf("%d-%d", i, len(kept)))
+				delete(kept, importer.CleanEntryName(name))
+				return p, os.WriteFile(p, data, 0o600)
+			}
+			return "", fmt.Errorf("%s is not in the repository's layer commit %s", name, commit)
+		}
+		spec.Layers = append(spec.Layers, pl)
+	}
+	return store.PutImage(ctx, spec)
+}
+
+// sameFilesystem reports whether a and b (or, for a missing a, its nearest existing
+// parent) are on one filesystem.
+func sameFilesystem(a, b string) bool {
+	var sa, sb unix.Stat_t
+	for unix.Stat(a, &sa) != nil {
+		parent := filepath.Dir(a)
+		if parent == a {
+			return false
+		}
+		a = parent
+	}
+	return unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev
 }
 
 // syncFilesystem flushes the filesystem holding path (syncfs(2)).

@@ -320,10 +320,7 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.Image.ManifestDigest.String()}
-	if f.Image.OCIConfig != nil {
-		out.Version = f.Image.OCIConfig.Config.Labels["org.opencontainers.image.version"]
-	}
+	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
 		if err := h.Prune(ctx); err != nil {
 			return out, fmt.Errorf("deployed, but pruning failed: %w", err)
@@ -341,10 +338,9 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		h.printf("  Version: %s\n", out.Version)
 	}
 	h.printf("  Digest: %s\n", out.Digest)
-	if r := f.Image.Report; r != nil {
-		h.printf("  Fetched %d layers (%s), %d already present; imported %d layers, reused %d\n",
-			r.LayersFetched, humanBytes(r.BytesFetched), r.LayersReused, f.Import.Imported, f.Import.Reused)
-	}
+	r := f.Report
+	h.printf("  Fetched %d layers (%s), %d from containers-storage, %d already present\n",
+		r.LayersFetched, humanBytes(uint64(r.BytesFetched)), r.LayersFromStore, r.LayersReused)
 	return out, nil
 }
 
@@ -390,7 +386,7 @@ func (h *Host) unfetch(ctx context.Context, store *storage.Store, before map[str
 	if _, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0); err != nil {
 		return err
 	}
-	if f.Created {
+	if f.Created && f.Image != nil {
 		return store.Delete(ctx, f.Image.ID)
 	}
 	return nil

@@ -66,6 +66,9 @@ type LayerOptions struct {
 	// onFile, if set, is called for an entry whose content goes to a writer goroutine; the
 	// writer sums the content into the returned payloadSum.
 	onFile func() *payloadSum
+	// onFiltered, if set, is called with each regular file with content that the path
+	// rules drop, and may read its content from r.
+	onFiltered func(name string, size int64, r io.Reader) error
 }
 
 // entryKind is what an entry becomes in the tree.
@@ -185,6 +188,11 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 		}
 		if j == nil { // filtered
 			stats.Filtered[filteredName(hdr.Name)]++
+			if opts.onFiltered != nil && hdr.Size > 0 && isRegular(hdr.Typeflag) {
+				if err := opts.onFiltered(hdr.Name, hdr.Size, tr); err != nil {
+					return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+				}
+			}
 			continue
 		}
 		if j.kind != kindFile {
@@ -261,6 +269,11 @@ func filteredName(name string) string {
 		return name
 	}
 	return parts[0]
+}
+
+// isRegular reports whether a tar entry type is a regular file's.
+func isRegular(flag byte) bool {
+	return flag == tarstream.TypeReg || flag == tarstream.TypeRegA || flag == tarstream.TypeCont
 }
 
 // newJob validates a header and maps it to a job; nil means the entry is filtered out.

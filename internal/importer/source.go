@@ -155,10 +155,13 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 	lopts.AdoptDir = src.AdoptDir
 	var ts *tarSplitRecorder
 	in := r
+	var kept *filteredFiles
 	if !noTarSplit {
 		ts = recordTarSplit(r)
 		lopts.onHeader, lopts.onFile = ts.header, ts.file
 		in = ts
+		kept = &filteredFiles{}
+		lopts.onFiltered = kept.add
 	}
 	commit, st, err := ImportLayer(ctx, repo, in, lopts)
 	if err != nil {
@@ -185,7 +188,11 @@ func importFromSource(ctx context.Context, repo *ostree.Repo, l Layer, src Sourc
 		}
 	}
 	if split != nil {
-		if err := repo.WriteDetachedMetadata(ctx, commit, ostree.Metadata{MetaTarSplit: split}); err != nil {
+		meta := ostree.Metadata{MetaTarSplit: split}
+		if files, ok := kept.archive(); ok && files != nil {
+			meta[MetaFilteredFiles] = files
+		}
+		if err := repo.WriteDetachedMetadata(ctx, commit, meta); err != nil {
 			return "", st, err
 		}
 	}

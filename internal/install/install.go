@@ -251,6 +251,24 @@ func (in *installer) repoConfig() [][2]string {
 	return cfg
 }
 
+// keepInTargetStore puts the installed image into the installed system's own
+// containers-storage store (its stateroot's /var/lib/containers/storage), with the layer
+// files hardlinked from the new repository, so that podman on the installed host sees the
+// image it runs. The deployment does not need it: a failure is a warning.
+func (in *installer) keepInTargetStore(ctx context.Context, repo *ostree.Repo, s rootSetup, f *deploy.Fetched) error {
+	root := storage.SysrootStoreRoot(s.path, in.stateroot)
+	store, err := storage.Open(ctx, storage.Options{Root: root, RunRoot: storage.DerivedRunRoot(root), Driver: "overlay"})
+	if err != nil {
+		in.opts.printf("Warning: not keeping the image in the installed system's containers-storage: %v\n", err)
+		return nil
+	}
+	defer store.Close()
+	if _, _, err := deploy.KeepInStore(ctx, store, repo, f, in.opts.Import.Rules); err != nil {
+		in.opts.printf("Warning: not keeping the image in the installed system's containers-storage: %v\n", err)
+	}
+	return nil
+}
+
 // installRoot is the to-filesystem flow on a mounted, empty root: ostree sysroot and repo,
 // stateroot, image import, deployment with kernel arguments and origin, /etc/fstab, root's
 // SSH keys, bootloader.
@@ -298,16 +316,19 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 	// As upstream: no fsync per object during the import; everything is synced at the end.
 	_ = repo.SetDisableFsync(true)
 	o.printf("Importing %s\n", src)
-	f, err := deploy.Fetch(ctx, in.store, repo, o.Source, deploy.FetchOptions{Pull: o.Pull, Import: o.Import, Progress: o.Progress})
+	// The image pulled (and scanned) at the start is imported from the store in place: the
+	// install reads every layer once.
+	f, err := deploy.Fetch(ctx, in.store, repo, o.Source, deploy.FetchOptions{Pull: o.Pull, Import: o.Import,
+		Progress: o.Progress, FromStoreImage: in.img.ID})
 	if err != nil {
 		return nil, fmt.Errorf("install: importing %s: %w", src, err)
 	}
 	_ = repo.SetDisableFsync(false)
-	digest := f.Image.ManifestDigest.String()
-	if f.Image.ID != in.img.ID {
-		return nil, fmt.Errorf("install: importing %s: the image changed while installing (manifest %s, then %s)", src, in.img.ManifestDigest, digest)
-	}
+	digest := f.ManifestDigest
 	commit := f.Import.Commit
+	if err := in.keepInTargetStore(ctx, repo, s, f); err != nil {
+		return nil, err
+	}
 
 	args, err := in.kernelArgs(ctx, repo, commit, s)
 	if err != nil {
