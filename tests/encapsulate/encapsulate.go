@@ -582,4 +582,3 @@ func addToIndex(dir, tag string, desc imgspecv1.Descriptor) error {
 	}
 	return os.WriteFile(idxPath, b, 0o644)
 }
-
