@@ -402,3 +402,22 @@ func (r *Repo) VerifyCommitGPG(ctx context.Context, commit, commitmeta []byte, k
 	})
 	return text, err
 }
+
+// DeleteObject removes an object from the repository (outside any transaction).
+func (r *Repo) DeleteObject(ctx context.Context, typ ObjectType, checksum string) error {
+	err := r.use(func(p *C.OstreeRepo) error {
+		c, release := cancellable(ctx)
+		defer release()
+		cs := cstr(checksum)
+		defer freeC(cs)
+		var cerr *C.GError
+		if C.ostree_repo_delete_object(p, C.OstreeObjectType(typ), cs, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting %s object %s: %w", typ, checksum, err)
+	}
+	return nil
+}

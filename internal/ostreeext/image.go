@@ -83,8 +83,9 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img importer.Image, opt
 	}
 	res := &Result{Native: true}
 	res.Stats.Filtered = map[string]int{}
+	var newCommit string // a base commit object written now
 	err = repo.WithTransaction(ctx, func(tx *ostree.Transaction) error {
-		base, err := importBase(ctx, repo, tx, img, layout, opts, res)
+		base, err := importBase(ctx, repo, tx, img, layout, opts, res, &newCommit)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", img.Target, err)
 		}
@@ -114,6 +115,12 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img importer.Image, opt
 		return nil
 	})
 	if err != nil {
+		if newCommit != "" {
+			// Not staged by the transaction (see writeHeldCommit): remove it by hand.
+			if derr := repo.DeleteObject(ctx, ostree.ObjectCommit, newCommit); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
 		return nil, err
 	}
 	return res, nil
@@ -171,9 +178,10 @@ func (v *verifiedReader) finish() error {
 // already there, and returns the base commit. The commit layer comes first so that a bad
 // signature is refused before any chunk is fetched.
 func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, img importer.Image,
-	layout *Layout, opts Options, res *Result) (string, error) {
+	layout *Layout, opts Options, res *Result, newCommit *string) (string, error) {
 	order := append([]int{0}, layout.Chunks...)
 	var base string
+	var held *heldCommit
 	imported := false
 	for _, i := range order {
 		l := img.Layers[i]
@@ -197,7 +205,7 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 			if opts.OnLayer != nil {
 				opts.OnLayer(i, l, false)
 			}
-			commit, err = importOstreeLayer(ctx, repo, l, i == 0, opts, res)
+			commit, err = importOstreeLayer(ctx, repo, l, i == 0, opts, res, &held)
 			if err != nil {
 				kind := "chunk layer"
 				if i == 0 {
@@ -218,6 +226,15 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 			}
 		}
 	}
+	if held != nil {
+		wrote, err := writeHeldCommit(ctx, repo, held, &res.Objects)
+		if wrote {
+			*newCommit = base
+		}
+		if err != nil {
+			return "", fmt.Errorf("commit %s: %w", base, err)
+		}
+	}
 	if imported {
 		if err := checkComplete(ctx, repo, base); err != nil {
 			return "", fmt.Errorf("commit %s: %w", base, err)
@@ -226,7 +243,7 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 	return base, nil
 }
 
-func importOstreeLayer(ctx context.Context, repo *ostree.Repo, l importer.Layer, commitLayer bool, opts Options, res *Result) (string, error) {
+func importOstreeLayer(ctx context.Context, repo *ostree.Repo, l importer.Layer, commitLayer bool, opts Options, res *Result, held **heldCommit) (string, error) {
 	if l.Open == nil {
 		return "", errors.New("not in the repository and no way to read it")
 	}
@@ -250,6 +267,7 @@ func importOstreeLayer(ctx context.Context, repo *ostree.Repo, l importer.Layer,
 	res.Objects.add(o.stats)
 	if commitLayer {
 		res.Verified = o.verified
+		*held = &heldCommit{checksum: o.checksum, data: o.commitBytes, meta: o.heldMeta}
 		return o.checksum, nil
 	}
 	return writeObjectSetCommit(ctx, repo, o.objectSet)

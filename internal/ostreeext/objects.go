@@ -56,6 +56,8 @@ type objectImporter struct {
 	verified      string // the signature description
 	sawFirst      bool
 	pendingCommit []byte // the commit object, until its detached metadata is known
+	commitBytes   []byte // the verified commit object and its detached metadata
+	heldMeta      []byte
 	stats         ObjectStats
 }
 
@@ -155,7 +157,7 @@ func (o *objectImporter) entry(hdr *tarstream.Header, p string, tr *tarstream.Re
 		return o.metadata(hdr, tr, typ, checksum)
 	case "file":
 		if err := o.content(hdr, tr, checksum); err != nil {
-			return fmt.Errorf("file object %s: %w", checksum, err)
+			return err
 		}
 		if !o.commit {
 			if o.objectSet[checksum] {
@@ -276,24 +278,40 @@ func (o *objectImporter) writeCommit(meta []byte) error {
 		}
 		o.verified = text
 	}
-	have, err := o.repo.HasObject(o.ctx, ostree.ObjectCommit, o.checksum)
+	// libostree writes commit objects straight into the repository, not into the
+	// transaction's staging directory: the commit is held until every object of the base
+	// layers is in (see writeHeldCommit), so that a layer refused half-way leaves no commit.
+	o.commitBytes, o.heldMeta = commit, meta
+	return nil
+}
+
+// heldCommit is a verified commit object waiting to be written.
+type heldCommit struct {
+	checksum   string
+	data, meta []byte
+}
+
+// writeHeldCommit writes a held commit and its detached metadata, reporting whether the
+// commit object is new (and so is to be deleted if the import fails after all).
+func writeHeldCommit(ctx context.Context, repo *ostree.Repo, c *heldCommit, stats *ObjectStats) (bool, error) {
+	have, err := repo.HasObject(ctx, ostree.ObjectCommit, c.checksum)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if have {
-		o.stats.Reused++
+		stats.Reused++
 	} else {
-		if err := o.repo.WriteMetadataExpected(o.ctx, ostree.ObjectCommit, o.checksum, commit); err != nil {
-			return err
+		if err := repo.WriteMetadataExpected(ctx, ostree.ObjectCommit, c.checksum, c.data); err != nil {
+			return false, err
 		}
-		o.stats.Written++
+		stats.Written++
 	}
-	if meta != nil {
-		if err := o.repo.WriteDetachedMetadataBytes(o.ctx, o.checksum, meta); err != nil {
-			return err
+	if c.meta != nil {
+		if err := repo.WriteDetachedMetadataBytes(ctx, c.checksum, c.meta); err != nil {
+			return !have, err
 		}
 	}
-	return nil
+	return !have, nil
 }
 
 func (o *objectImporter) metadata(hdr *tarstream.Header, tr io.Reader, typ ostree.ObjectType, checksum string) error {
@@ -384,11 +402,11 @@ func (o *objectImporter) content(hdr *tarstream.Header, tr io.Reader, checksum s
 	var xattrs []byte
 	if o.next != nil {
 		if o.next.file != checksum {
-			return fmt.Errorf("extended attributes were announced for file object %s", o.next.file)
+			return fmt.Errorf("file object %s: extended attributes were announced for file object %s", checksum, o.next.file)
 		}
 		var ok bool
 		if xattrs, ok = o.xattrs[o.next.xattrs]; !ok {
-			return fmt.Errorf("extended attributes object %s is missing", o.next.xattrs)
+			return fmt.Errorf("file object %s: extended attributes object %s is missing", checksum, o.next.xattrs)
 		}
 		o.next = nil
 	}
@@ -401,7 +419,7 @@ func (o *objectImporter) content(hdr *tarstream.Header, tr io.Reader, checksum s
 		return nil
 	}
 	if hdr.Uid < 0 || hdr.Gid < 0 || int64(hdr.Uid) > 1<<32-1 || int64(hdr.Gid) > 1<<32-1 {
-		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
+		return fmt.Errorf("file object %s: owner %d:%d out of range", checksum, hdr.Uid, hdr.Gid)
 	}
 	meta := ostree.RawFileMeta{UID: uint32(hdr.Uid), GID: uint32(hdr.Gid), Mode: uint32(hdr.Mode & 07777), Xattrs: xattrs}
 	switch hdr.Typeflag {
@@ -415,7 +433,7 @@ func (o *objectImporter) content(hdr *tarstream.Header, tr io.Reader, checksum s
 			return err
 		}
 	default:
-		return fmt.Errorf("tar type %q is not a file or symlink", hdr.Typeflag)
+		return fmt.Errorf("file object %s: tar type %q is not a file or symlink", checksum, hdr.Typeflag)
 	}
 	o.stats.Written++
 	return nil
