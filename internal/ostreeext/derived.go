@@ -116,6 +116,7 @@ func filterDerived(ctx context.Context, r io.Reader, w io.Writer, tmpdir string,
 			return err
 		}
 	}
+	filtered["sysroot"] += len(held) // modified objects no link gave a path to
 	return tw.close()
 }
 
