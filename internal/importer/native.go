@@ -14,6 +14,30 @@ import (
 // derived layers on top through ImportLayer, and then finishes the image commit as
 // ImportImage does.
 
+// NativeImport, set by package ostreeext (in its init), imports an ostree-native image;
+// it reports native=false for any other image, which ImportImage then imports itself.
+var NativeImport func(ctx context.Context, repo *ostree.Repo, img Image, opts Options) (res *Result, native bool, err error)
+
+// importNative hands ostree-native images to NativeImport. Without it (package ostreeext
+// not linked in) such an image is refused rather than imported as generic layers, which
+// would lose its split extended attributes and change its commit.
+func importNative(ctx context.Context, repo *ostree.Repo, img Image, opts Options) (*Result, bool, error) {
+	if NativeImport != nil {
+		return NativeImport(ctx, repo, img, opts)
+	}
+	var cfg struct {
+		Config struct {
+			Labels map[string]string `json:"Labels"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(img.Config, &cfg) == nil {
+		if _, ok := cfg.Config.Labels["ostree.final-diffid"]; ok {
+			return nil, true, fmt.Errorf("image %s is an ostree-native image: import it with package ostreeext", img.Target)
+		}
+	}
+	return nil, false, nil
+}
+
 // ImageMetadata returns the image commit's metadata as ImportImage writes it.
 func ImageMetadata(img Image) (ostree.Metadata, error) { return imageMetadata(img) }
 

@@ -438,3 +438,20 @@ func importDerivedLayer(ctx context.Context, repo *ostree.Repo, i int, l importe
 	res.Stats.AddStats(st)
 	return commit, nil
 }
+
+func init() {
+	importer.NativeImport = func(ctx context.Context, repo *ostree.Repo, img importer.Image, opts importer.Options) (*importer.Result, bool, error) {
+		layout, err := ParseLayout(img.Manifest, img.Config)
+		if err != nil {
+			return nil, true, fmt.Errorf("image %s: %w", img.Target, err)
+		}
+		if layout == nil {
+			return nil, false, nil
+		}
+		res, err := ImportImage(ctx, repo, img, Options{Options: opts})
+		if err != nil {
+			return nil, true, err
+		}
+		return &res.Result, true, nil
+	}
+}

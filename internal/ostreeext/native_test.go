@@ -287,10 +287,10 @@ func TestImportEncapsulated(t *testing.T) {
 			if v := getxattr(t, filepath.Join(co, "usr/share/doc/a/README"), "user.other"); string(v) != "second" {
 				t.Errorf("user.other = %q", v)
 			}
-			st, err := os.Lstat(filepath.Join(co, "usr/bin/su"))
+			fi, err := os.Lstat(filepath.Join(co, "usr/bin/su"))
 			must(t, err)
-			if st.Mode()&os.ModeSetuid == 0 {
-				t.Errorf("su mode %v, want setuid", st.Mode())
+			if fi.Mode()&os.ModeSetuid == 0 {
+				t.Errorf("su mode %v, want setuid", fi.Mode())
 			}
 			var sst unix.Stat_t
 			must(t, unix.Lstat(filepath.Join(co, "usr/lib/owned/by-user"), &sst))
@@ -309,6 +309,17 @@ func TestImportEncapsulated(t *testing.T) {
 			must(t, err)
 			if len(oc.opened) != 0 || res2.Imported != 0 || res2.Commit != res.Commit {
 				t.Errorf("re-import opened %v, imported %d, commit %s (was %s)", oc.opened, res2.Imported, res2.Commit, res.Commit)
+			}
+			// The generic entry point hands the image over (importer.NativeImport).
+			res3, err := importer.ImportImage(ctx, repo, imageFromLayout(t, e.layout, "v1", nil), importer.Options{})
+			must(t, err)
+			if res3.Commit != res.Commit || res3.LayerCommits[0] != commit {
+				t.Errorf("importer.ImportImage gave commit %s layers %v, want %s based on %s", res3.Commit, res3.LayerCommits, res.Commit, commit)
+			}
+			st, err := ostreeext.ImageState(ctx, repo, res.Commit)
+			must(t, err)
+			if !st.Native || st.BaseCommit != commit || st.Version != "42.1" {
+				t.Errorf("image state %+v, want native, base %s, version 42.1", st, commit)
 			}
 		})
 	}
