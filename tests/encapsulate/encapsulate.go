@@ -74,6 +74,10 @@ func (i *Image) Reference() string { return "oci:" + i.Dir + ":" + i.Tag }
 
 const repoDir = "sysroot/ostree/repo"
 
+// sysrootMarker stands for the commit's own sysroot directory in the walk: its objects
+// are written, not its checkout.
+const sysrootMarker = "\x00sysroot"
+
 const repoConfig = "[core]\nrepo_version=1\nmode=bare-split-xattrs\n"
 
 type object struct {
@@ -283,7 +287,13 @@ func tree(ctx context.Context, repo *ostree.Repo, treeSum, metaSum, dir string, 
 	}
 	for _, d := range dirs {
 		if dir == "" && d.Name == "sysroot" {
-			continue // as upstream: the commit's own sysroot is not exported
+			// As upstream: the commit's own sysroot (an empty mount point) is not
+			// exported, only its directory metadata; we add its dirtree, so that the
+			// commit is complete even when no other directory is empty.
+			if err := onDir(sysrootMarker, d.Tree, d.Meta); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := tree(ctx, repo, d.Tree, d.Meta, path.Join(dir, d.Name), objs, order, onDir); err != nil {
 			return err
@@ -423,21 +433,22 @@ func (w *writer) commitLayer(commit string, detached []byte, dirs [][3]string, o
 		}
 	}
 	wroteVarTmp := false
+	// Upstream's order: a directory's dirmeta object, its tar entry, then its dirtree
+	// object (the root's entry comes first of all).
 	for _, d := range dirs {
 		if err := w.metaObject(ostree.ObjectDirMeta, d[2]); err != nil {
 			return err
 		}
+		if d[0] != "" && d[0] != sysrootMarker {
+			uid, gid, mode, err := w.repo.ReadDirMeta(w.ctx, d[2])
+			if err != nil {
+				return err
+			}
+			if err := w.dir("./"+tarPath(d[0]), uid, gid, mode); err != nil {
+				return err
+			}
+		}
 		if err := w.metaObject(ostree.ObjectDirTree, d[1]); err != nil {
-			return err
-		}
-		if d[0] == "" {
-			continue
-		}
-		uid, gid, mode, err := w.repo.ReadDirMeta(w.ctx, d[2])
-		if err != nil {
-			return err
-		}
-		if err := w.dir("./"+tarPath(d[0]), uid, gid, mode); err != nil {
 			return err
 		}
 		if d[0] == "var/tmp" {
