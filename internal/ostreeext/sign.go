@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -147,4 +148,19 @@ func dedup(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// VerifierFor returns the Verifier an image reference asks for: for
+// ostree-remote-image:REMOTE:... the remote's GPG keys under sysroot ("" or "/" for the
+// host; the repository's own config is read first), nil for every other reference (their
+// signatures are containers/image's business).
+func VerifierFor(ref imgref.OstreeImageReference, sysroot string, repo *ostree.Repo) (Verifier, error) {
+	if ref.Sigverify.Kind != imgref.SigVerifyOstreeRemote {
+		return nil, nil
+	}
+	v, err := RemoteVerifier(sysroot, repo, ref.Sigverify.Remote)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return v, nil
 }

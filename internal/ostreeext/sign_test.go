@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/internal/ostreeext"
 	"github.com/bootc-go/bootc/ostree"
@@ -153,6 +154,22 @@ func TestRemoteSignature(t *testing.T) {
 		}
 		if _, err := ostreeext.RemoteVerifier(sysroot, repo, "missing"); err == nil {
 			t.Fatal("a missing remote gave a verifier")
+		}
+		for _, tc := range []struct {
+			ref  string
+			want bool
+		}{
+			{"ostree-remote-image:good:oci:/srv/oci:signed", true},
+			{"ostree-remote-registry:good:quay.io/example/os:1", true},
+			{"ostree-unverified-image:oci:/srv/oci:signed", false},
+			{"ostree-image-signed:docker://quay.io/example/os:1", false},
+		} {
+			ref, err := imgref.Parse(tc.ref)
+			must(t, err)
+			v, err := ostreeext.VerifierFor(ref, sysroot, repo)
+			if err != nil || (v != nil) != tc.want {
+				t.Errorf("%s: verifier %v, %v; want one: %v", tc.ref, v != nil, err, tc.want)
+			}
 		}
 	})
 }
