@@ -205,7 +205,7 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 			if opts.OnLayer != nil {
 				opts.OnLayer(i, l, false)
 			}
-			commit, err = importOstreeLayer(ctx, repo, l, i == 0, opts, res, &held)
+			commit, err = importOstreeLayer(ctx, repo, i, l, i == 0, opts, res, &held)
 			if err != nil {
 				kind := "chunk layer"
 				if i == 0 {
@@ -243,7 +243,7 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 	return base, nil
 }
 
-func importOstreeLayer(ctx context.Context, repo *ostree.Repo, l importer.Layer, commitLayer bool, opts Options, res *Result, held **heldCommit) (string, error) {
+func importOstreeLayer(ctx context.Context, repo *ostree.Repo, i int, l importer.Layer, commitLayer bool, opts Options, res *Result, held **heldCommit) (string, error) {
 	if l.Open == nil {
 		return "", errors.New("not in the repository and no way to read it")
 	}
@@ -258,6 +258,9 @@ func importOstreeLayer(ctx context.Context, repo *ostree.Repo, l importer.Layer,
 		verify = opts.Verify
 	}
 	o := newObjectImporter(ctx, repo, commitLayer, verify)
+	if opts.OnBytes != nil {
+		o.onBytes = func(n int64) { opts.OnBytes(i, n) }
+	}
 	if err := o.importTar(vr); err != nil {
 		return "", err
 	}

@@ -55,6 +55,8 @@ type objectImporter struct {
 	checksum      string // the commit (commit mode)
 	verified      string // the signature description
 	sawFirst      bool
+	onBytes       func(n int64) // content bytes read so far (progress)
+	read          int64
 	pendingCommit []byte // the commit object, until its detached metadata is known
 	commitBytes   []byte // the verified commit object and its detached metadata
 	heldMeta      []byte
@@ -86,12 +88,19 @@ func repoPath(hdr *tarstream.Header) string {
 func (o *objectImporter) importTar(r io.Reader) error {
 	tr := tarstream.NewReader(r)
 	for {
+		if err := o.ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("reading layer: %w", err)
+		}
+		if o.onBytes != nil && hdr.Typeflag == tarstream.TypeReg && hdr.Size > 0 {
+			o.read += hdr.Size
+			o.onBytes(o.read)
 		}
 		p := repoPath(hdr)
 		if p == "" {
