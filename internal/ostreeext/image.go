@@ -258,6 +258,7 @@ func importOstreeLayer(ctx context.Context, repo *ostree.Repo, i int, l importer
 		verify = opts.Verify
 	}
 	o := newObjectImporter(ctx, repo, commitLayer, verify)
+	o.writers = opts.Writers
 	if opts.OnBytes != nil {
 		o.onBytes = func(n int64) { opts.OnBytes(i, n) }
 	}

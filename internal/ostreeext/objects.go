@@ -55,6 +55,8 @@ type objectImporter struct {
 	checksum      string // the commit (commit mode)
 	verified      string // the signature description
 	sawFirst      bool
+	pool          *writerPool
+	writers       int
 	onBytes       func(n int64) // content bytes read so far (progress)
 	read          int64
 	pendingCommit []byte // the commit object, until its detached metadata is known
@@ -84,8 +86,30 @@ func repoPath(hdr *tarstream.Header) string {
 	return rest
 }
 
-// importTar reads a whole layer tar.
+// importTar reads a whole layer tar, content objects being written by a pool of
+// goroutines meanwhile.
 func (o *objectImporter) importTar(r io.Reader) error {
+	o.pool = newWriterPool(o.ctx, o.repo, o.writers)
+	parent := o.ctx
+	o.ctx = o.pool.ctx
+	defer func() { o.ctx = parent }()
+	if err := o.importEntries(r); err != nil {
+		o.pool.stop(err)
+		if cause := context.Cause(o.pool.ctx); cause != nil && cause != err && !errors.Is(err, cause) {
+			return cause // a writer failed first
+		}
+		return err
+	}
+	if err := o.pool.wait(); err != nil {
+		return err
+	}
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (o *objectImporter) importEntries(r io.Reader) error {
 	tr := tarstream.NewReader(r)
 	for {
 		if err := o.ctx.Err(); err != nil {
@@ -433,7 +457,7 @@ func (o *objectImporter) content(hdr *tarstream.Header, tr io.Reader, checksum s
 	meta := ostree.RawFileMeta{UID: uint32(hdr.Uid), GID: uint32(hdr.Gid), Mode: uint32(hdr.Mode & 07777), Xattrs: xattrs}
 	switch hdr.Typeflag {
 	case tarstream.TypeReg, tarstream.TypeRegA:
-		if err := o.repo.WriteRegfileExpected(o.ctx, checksum, meta, hdr.Size, tr); err != nil {
+		if err := o.pool.submit(checksum, meta, hdr.Size, tr); err != nil {
 			return err
 		}
 		o.stats.ContentBytes += hdr.Size
