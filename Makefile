@@ -26,13 +26,15 @@ test: deps build vet
 	GOEXPERIMENT=cgocheck2 $(GO) test $(GOFLAGS_TAGS) -count=1 -timeout 10m ./ostree/...
 	$(MAKE) e2e
 
-# Import benchmark: bootc pull+import against skopeo copy + ostree commit --tree=tar=, on
-# generated images of about 100 MiB and 1 GiB (BENCH_SIZES, in MiB), plus a re-import with
-# one small layer changed. Needs root.
-BENCH_SIZES ?= 100,1024
-bench: deps
+# Storage benchmark (issue 9), side by side in one run on generated images (BENCH_IMAGES,
+# MiB:layers): first `bootc --sysroot switch` against `gzip -dc | ostree commit --tree=tar=`
+# and `skopeo copy oci: containers-storage:`, disk used by repo + store, bytes fetched for an
+# update after a store reset, and a switch from containers-storage in place. Needs root.
+BENCH_IMAGES ?= 700:1,1024:5
+BENCH_ROUNDS ?= 2
+bench: deps build
 	$(GO) build $(GOFLAGS_TAGS) -o bin/bench ./tests/bench
-	bin/bench -sizes $(BENCH_SIZES)
+	bin/bench -bootc bin/bootc -images $(BENCH_IMAGES) -rounds $(BENCH_ROUNDS)
 
 # Each fuzz target runs for FUZZTIME (60s by default) with its committed seed corpus.
 FUZZTIME ?= 60s

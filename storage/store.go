@@ -137,6 +137,13 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 	return res, confRoot, nil
 }
 
+// SysrootStoreRoot is the graph root of the store that the system deployed in stateroot of
+// the ostree sysroot at sysroot uses once booted: its /var/lib/containers/storage, which
+// lives in the stateroot's shared /var on the repo's filesystem.
+func SysrootStoreRoot(sysroot, stateroot string) string {
+	return filepath.Join(sysroot, "ostree/deploy", stateroot, "var/lib/containers/storage")
+}
+
 // DerivedRunRoot returns the run root Open uses for graphRoot when it is not storage.conf's
 // and no run root is given (so that tests can remove it afterwards).
 func DerivedRunRoot(graphRoot string) string {

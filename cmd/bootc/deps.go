@@ -98,6 +98,12 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		return nil, nil, err
 	}
 	storageRoot := g.StorageRoot
+	if storageRoot == "" && g.Sysroot != "" && d.env(storage.EnvStorageRoot) == "" {
+		// The cache an offline sysroot will use once booted: its stateroot's
+		// /var/lib/containers/storage, on the repo's filesystem, so that the store's layer
+		// files can share inodes with the repo's objects.
+		storageRoot = storage.SysrootStoreRoot(path, sysrootStateroot(sr))
+	}
 	runDir := d.RunDir
 	if runDir == "" {
 		runDir = "/run"
@@ -122,6 +128,23 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		sr.Close()
 	}
 	return h, closeAll, nil
+}
+
+// sysrootStateroot is the stateroot new deployments of sr go to: the one of its first
+// deployment, else deploy.DefaultStateroot.
+func sysrootStateroot(sr *ostree.Sysroot) string {
+	ds, err := sr.Deployments()
+	if err != nil {
+		return deploy.DefaultStateroot
+	}
+	stateroot := deploy.DefaultStateroot
+	if len(ds) > 0 {
+		stateroot = ds[0].Stateroot
+	}
+	for _, d := range ds {
+		d.Close()
+	}
+	return stateroot
 }
 
 // oneLine folds an error message onto one line.

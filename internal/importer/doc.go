@@ -11,6 +11,16 @@
 // the children of run, tmp, proc, sys and dev are dropped (and counted). Whiteout files are
 // kept in the layer commit, as upstream keeps them.
 //
+// Layers are read from a list of sources (Source: e.g. the containers-storage layer, then
+// the registry blob), tried in order until one gives a stream that imports and matches the
+// diff ID. A source with an adopt directory (the layer's files unpacked, such as a
+// containers-storage diff directory on the repository's filesystem) is imported in adopt
+// mode: files are hashed in Go and hardlinked into the bare repository instead of copied,
+// with the same layer commit as a normal import. Every imported layer's tar-split (the
+// exact tar headers, github.com/vbatts/tar-split) is kept in the layer commit's detached
+// metadata (MetaTarSplit); with LayerTarSplit and LayerObjects the layer tar can be
+// reassembled from the repository byte for byte. Missing layers are imported concurrently.
+//
 // ImportImage writes one commit per layer (ref ostree/container/blob/<escaped digest>),
 // reusing layers already imported (by digest, or by diff ID across compression and
 // transports), then merges the layers at tree level with overlay semantics (whiteouts,

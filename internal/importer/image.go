@@ -3,14 +3,12 @@ package importer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bootc-go/bootc/internal/imgref"
@@ -36,8 +34,10 @@ type Layer struct {
 	DiffID string
 	// Size is the blob size, for progress.
 	Size int64
-	// Open returns the uncompressed layer tar. It is only called for layers that are not
-	// already in the repository.
+	// Sources are the ways to read the layer, in order of preference (see Source). They
+	// are only used for layers that are not already in the repository.
+	Sources []Source
+	// Open, if set, returns the uncompressed layer tar: a last source, after Sources.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
@@ -63,9 +63,17 @@ type Options struct {
 	AllowUnbootable bool
 	// Writers is the number of object writer goroutines per layer.
 	Writers int
+	// Parallel is the number of layers imported at the same time (default: GOMAXPROCS,
+	// at least 2 and at most 4). Each layer in flight buffers up to about 32 MiB.
+	Parallel int
+	// NoTarSplit skips recording the layers' tar-splits (MetaTarSplit): such layers cannot
+	// be reassembled from the repository later. Recording costs a CRC-64 of the content.
+	NoTarSplit bool
 	// OnLayer, if set, is called as each layer starts (reused says it was already there).
+	// Layers are imported concurrently: it may be called from several goroutines at once.
 	OnLayer func(index int, layer Layer, reused bool)
-	// OnBytes, if set, is called with the bytes of file content imported in a layer.
+	// OnBytes, if set, is called with the bytes of file content imported in a layer, from
+	// that layer's goroutine.
 	OnBytes func(index int, n int64)
 }
 
@@ -147,6 +155,8 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img Image, opts Options
 		if err != nil {
 			return err
 		}
+		res.LayerCommits = make([]string, len(img.Layers))
+		var missing []int
 		for i, l := range img.Layers {
 			commit, err := repo.ResolveRev(ctx, imgref.BlobRef(l.Digest), true)
 			if err != nil {
@@ -157,24 +167,19 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img Image, opts Options
 			}
 			if commit != "" {
 				res.Reused++
+				res.LayerCommits[i] = commit
 				if opts.OnLayer != nil {
 					opts.OnLayer(i, l, true)
 				}
-			} else {
-				if opts.OnLayer != nil {
-					opts.OnLayer(i, l, false)
-				}
-				commit, err = importOne(ctx, repo, i, l, opts, res)
-				if err != nil {
-					return fmt.Errorf("image %s: layer %s: %w", img.Target, l.Digest, err)
-				}
-				res.Imported++
-				if l.DiffID != "" {
-					byDiffID[l.DiffID] = commit
-				}
+				continue
 			}
-			tx.SetRef(imgref.BlobRef(l.Digest), commit)
-			res.LayerCommits = append(res.LayerCommits, commit)
+			missing = append(missing, i)
+		}
+		if err := importMissing(ctx, repo, img, missing, opts, res); err != nil {
+			return err
+		}
+		for i, l := range img.Layers {
+			tx.SetRef(imgref.BlobRef(l.Digest), res.LayerCommits[i])
 		}
 		merged, err := MergeLayers(ctx, repo, res.LayerCommits)
 		if err != nil {
@@ -206,43 +211,78 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img Image, opts Options
 	return res, nil
 }
 
-func importOne(ctx context.Context, repo *ostree.Repo, i int, l Layer, opts Options, res *Result) (string, error) {
-	if l.Open == nil {
-		return "", errors.New("not in the repository and no way to read it")
+// importMissing imports the layers at indexes missing concurrently (Options.Parallel at a
+// time), each from the first of its sources that works, and fills res.LayerCommits. A layer
+// whose diff ID (or digest) equals an earlier one's is imported once.
+func importMissing(ctx context.Context, repo *ostree.Repo, img Image, missing []int, opts Options, res *Result) error {
+	if len(missing) == 0 {
+		return nil
 	}
-	rc, err := l.Open(ctx)
-	if err != nil {
-		return "", err
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = min(max(runtime.GOMAXPROCS(0), 2), 4)
 	}
-	defer rc.Close()
-	// The stream is checked against the diff ID: whatever produced it (a registry blob, a
-	// tar reassembled by containers-storage from files on disk) must give the layer the
-	// config names, or nothing of it is kept.
-	var r io.Reader = rc
-	h := sha256.New()
-	verify := strings.HasPrefix(l.DiffID, "sha256:")
-	if verify {
-		r = io.TeeReader(rc, h)
-	}
-	lopts := LayerOptions{Rules: opts.Rules, Writers: opts.Writers,
-		Metadata: ostree.Metadata{MetaImporter: ImporterVersion}}
-	if opts.OnBytes != nil {
-		lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
-	}
-	commit, st, err := ImportLayer(ctx, repo, r, lopts)
-	if err != nil {
-		return "", err
-	}
-	if verify {
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return "", fmt.Errorf("reading the end of the layer: %w", err)
+	sched := newScheduler(parallel)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	first := map[string]int{} // identity -> index of the layer that imports it
+	dupOf := map[int]int{}
+	var todo []int
+	for _, i := range missing {
+		l := img.Layers[i]
+		id := l.DiffID
+		if id == "" {
+			id = l.Digest
 		}
-		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != l.DiffID {
-			return "", fmt.Errorf("layer content has digest %s, not its diff ID %s", got, l.DiffID)
+		if j, ok := first[id]; ok {
+			dupOf[i] = j
+			continue
+		}
+		first[id] = i
+		todo = append(todo, i)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error // the first failure; the other imports are cancelled because of it
+	for _, i := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := img.Layers[i]
+			if opts.OnLayer != nil {
+				opts.OnLayer(i, l, false)
+			}
+			lopts := LayerOptions{Rules: opts.Rules, Writers: opts.Writers,
+				Metadata: ostree.Metadata{MetaImporter: ImporterVersion}}
+			if opts.OnBytes != nil {
+				lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
+			}
+			commit, st, err := importLayerSources(ctx, repo, sched, l, lopts, opts.NoTarSplit)
+			if err != nil {
+				err = fmt.Errorf("image %s: layer %s: %w", img.Target, l.Digest, err)
+				once.Do(func() { firstErr = err; cancel(err) })
+				return
+			}
+			mu.Lock()
+			res.LayerCommits[i] = commit
+			res.Imported++
+			res.Stats.add(st)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	for i, j := range dupOf {
+		res.LayerCommits[i] = res.LayerCommits[j]
+		res.Reused++
+		if opts.OnLayer != nil {
+			opts.OnLayer(i, img.Layers[i], true)
 		}
 	}
-	res.Stats.add(st)
-	return commit, nil
+	return nil
 }
 
 func (s *Stats) add(o Stats) {
@@ -252,6 +292,8 @@ func (s *Stats) add(o Stats) {
 	s.Hardlinks += o.Hardlinks
 	s.Whiteouts += o.Whiteouts
 	s.Bytes += o.Bytes
+	s.Adopted += o.Adopted
+	s.Present += o.Present
 	for k, v := range o.Filtered {
 		s.Filtered[k] += v
 	}

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -22,6 +23,8 @@ import (
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
+
+var openedMu sync.Mutex
 
 // testImage builds an in-memory image from layer entry lists.
 func testImage(t *testing.T, name, arch string, layers ...[]fixtures.Entry) (importer.Image, map[string]int) {
@@ -46,6 +49,8 @@ func testImage(t *testing.T, name, arch string, layers ...[]fixtures.Entry) (imp
 		descs = append(descs, desc{"application/vnd.oci.image.layer.v1.tar", digest, int64(len(data))})
 		img.Layers = append(img.Layers, importer.Layer{Digest: digest, DiffID: digest, Size: int64(len(data)),
 			Open: func(context.Context) (io.ReadCloser, error) {
+				openedMu.Lock() // layers are imported concurrently
+				defer openedMu.Unlock()
 				opened[digest]++
 				return io.NopCloser(bytes.NewReader(data)), nil
 			}})

@@ -39,6 +39,9 @@ type Stats struct {
 	Bytes int64
 	// Filtered counts entries dropped by the path rules, by toplevel directory.
 	Filtered map[string]int
+	// Adopted counts regular files hardlinked into the repository from the adopt
+	// directory, Present those whose object the repository already had (adopt mode only).
+	Adopted, Present int
 }
 
 // LayerOptions control ImportLayer.
@@ -51,6 +54,18 @@ type LayerOptions struct {
 	// OnBytes, if set, is called from the parser goroutine with the number of bytes of
 	// file content read so far.
 	OnBytes func(n int64)
+	// AdoptDir, if set, turns on adopt mode (see adopt.go): the directory holds the
+	// layer's files unpacked at their tar paths (a containers-storage diff directory),
+	// and regular files are hardlinked from there into a bare repository instead of
+	// being written as copies, once checked identical. The layer commit is the same as
+	// without it.
+	AdoptDir string
+	// onHeader, if set, is called by the parser with each entry's header as soon as it is
+	// read, before the entry's content (tar-split recording).
+	onHeader func(*tarstream.Header)
+	// onFile, if set, is called for an entry whose content goes to a writer goroutine; the
+	// writer sums the content into the returned payloadSum.
+	onFile func() *payloadSum
 }
 
 // entryKind is what an entry becomes in the tree.
@@ -75,6 +90,7 @@ type job struct {
 	small  *[]byte          // content of a small file (pooled)
 	chunks chan *[]byte     // content of a large file (pooled chunks)
 	done   chan writeResult // result of the object write (files only)
+	sum    *payloadSum      // tar-split payload checksum the writer computes (or nil)
 }
 
 type writeResult struct {
@@ -95,12 +111,13 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 
 	order := make(chan *job, queueDepth)
 	work := make(chan *job, queueDepth)
+	ad := newAdopter(repo, opts.AdoptDir)
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeFiles(ctx, repo, work)
+			writeFiles(ctx, repo, ad, work)
 		}()
 	}
 	parseErr := make(chan error, 1)
@@ -122,6 +139,7 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 		}
 	}
 	wg.Wait()
+	ad.addStats(&stats)
 	err := <-parseErr
 	if err == nil {
 		err = treeErr
@@ -158,6 +176,9 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 		if err != nil {
 			return fmt.Errorf("reading layer: %w", err)
 		}
+		if opts.onHeader != nil {
+			opts.onHeader(hdr)
+		}
 		j, err := newJob(hdr, opts.Rules)
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
@@ -173,6 +194,9 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 			continue
 		}
 		j.done = make(chan writeResult, 1)
+		if opts.onFile != nil {
+			j.sum = opts.onFile()
+		}
 		if j.size <= inlineMax {
 			bp := smallPool.Get().(*[]byte)
 			if _, err := io.ReadFull(tr, (*bp)[:j.size]); err != nil {
@@ -307,15 +331,22 @@ func newJob(hdr *tarstream.Header, rules PathRules) (*job, error) {
 }
 
 // writeFiles is a writer goroutine: it writes file objects and reports their checksums.
-func writeFiles(ctx context.Context, repo *ostree.Repo, work <-chan *job) {
+func writeFiles(ctx context.Context, repo *ostree.Repo, ad *adopter, work <-chan *job) {
 	for j := range work {
+		if ad != nil {
+			csum, err := ad.write(ctx, j)
+			j.done <- writeResult{checksum: csum, err: err}
+			continue
+		}
 		var rd io.Reader
 		if j.small != nil {
 			rd = bytes.NewReader((*j.small)[:j.size])
+			j.sum.write((*j.small)[:j.size])
 		} else {
-			rd = &chunkReader{ctx: ctx, ch: j.chunks}
+			rd = j.sum.tee(&chunkReader{ctx: ctx, ch: j.chunks})
 		}
 		csum, err := repo.WriteRegfile(ctx, j.meta, j.size, rd)
+		j.sum.close()
 		if j.small != nil {
 			smallPool.Put(j.small)
 			j.small = nil

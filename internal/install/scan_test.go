@@ -1,31 +1,48 @@
 package install
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/install/installtest"
+	"github.com/bootc-go/bootc/ostree/ostreetest"
+	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
 )
 
-// layersOpener serves generated layer tars.
-func layersOpener(t *testing.T, layers ...[]storagetest.File) (int, LayerOpener) {
+// scanLayers pulls an image made of layers into a fresh store and scans it as install does
+// (mounted read-only, the overlay applying the whiteouts).
+func scanLayers(t *testing.T, layers ...[]storagetest.File) (*ImageInfo, error) {
 	t.Helper()
-	var tars [][]byte
-	for _, l := range layers {
-		b, err := storagetest.LayerTar(l)
-		if err != nil {
-			t.Fatal(err)
+	installtest.RequireRoot(t)
+	work := t.TempDir()
+	root, runRoot := filepath.Join(work, "storage"), filepath.Join(work, "run")
+	t.Cleanup(func() {
+		for _, d := range []string{root, runRoot} {
+			if err := ostreetest.RemoveMounted(d); err != nil {
+				t.Errorf("removing the store: %v", err)
+			}
 		}
-		tars = append(tars, b)
+	})
+	img, err := storagetest.WriteOCI(filepath.Join(work, "oci"), "scan", storagetest.ImageSpec{Layers: layers})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return len(tars), func(_ context.Context, i int) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(tars[i])), nil
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{Root: root, RunRoot: runRoot})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer store.Close()
+	pulled, err := store.Pull(ctx, storage.PullOptions{Source: img.Reference(), SignaturePolicy: installtest.Policy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ScanImage(ctx, store, pulled, "x86_64")
 }
 
 func dir(p string) storagetest.File { return storagetest.File{Path: p + "/", Type: '5'} }
@@ -36,7 +53,7 @@ func symlink(p, target string) storagetest.File {
 	return storagetest.File{Path: p, Type: '2', Linkname: target}
 }
 
-func TestInstallScanLayers(t *testing.T) {
+func TestInstallScanImage(t *testing.T) {
 	base := []storagetest.File{
 		dir("usr"), dir("usr/lib"), dir("usr/lib/modules"), dir("usr/lib/modules/6.1.0"),
 		file("usr/lib/modules/6.1.0/vmlinuz", "kernel"),
@@ -56,8 +73,7 @@ func TestInstallScanLayers(t *testing.T) {
 		file("usr/lib/modules/6.2.0/vmlinuz", "kernel2"),
 		dir("usr/lib/modules/6.1.0"), file("usr/lib/modules/6.1.0/.wh.vmlinuz", ""),
 	}
-	n, open := layersOpener(t, base, top)
-	info, err := ScanLayers(context.Background(), n, open, "x86_64")
+	info, err := scanLayers(t, base, top)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +98,7 @@ func TestInstallScanLayers(t *testing.T) {
 	}
 }
 
-func TestInstallScanLayersNotBootable(t *testing.T) {
+func TestInstallScanImageNotBootable(t *testing.T) {
 	for name, layers := range map[string][][]storagetest.File{
 		"no kernel": {{dir("usr"), dir("usr/bin"), file("usr/bin/sh", "sh")}},
 		"kernel whited out": {
@@ -99,8 +115,7 @@ func TestInstallScanLayersNotBootable(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			n, open := layersOpener(t, layers...)
-			info, err := ScanLayers(context.Background(), n, open, "x86_64")
+			info, err := scanLayers(t, layers...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,12 +129,11 @@ func TestInstallScanLayersNotBootable(t *testing.T) {
 	}
 }
 
-func TestInstallScanLayersBadConfig(t *testing.T) {
-	n, open := layersOpener(t, []storagetest.File{
+func TestInstallScanImageBadConfig(t *testing.T) {
+	_, err := scanLayers(t, []storagetest.File{
 		dir("usr"), dir("usr/lib"), dir("usr/lib/bootc"), dir("usr/lib/bootc/install"),
 		file("usr/lib/bootc/install/00-bad.toml", "[install]\nroot-fs-type = \"zfs\"\n"),
 	})
-	_, err := ScanLayers(context.Background(), n, open, "x86_64")
 	if err == nil || !strings.Contains(err.Error(), "usr/lib/bootc/install/00-bad.toml") {
 		t.Fatalf("err = %v, want one naming the file", err)
 	}

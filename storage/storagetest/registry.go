@@ -68,17 +68,9 @@ func StartRegistry(t testing.TB) *Registry {
 	if _, err := os.Stat(RegistryBinary); err != nil {
 		t.Skipf("local registry unavailable: %s missing (Debian package docker-registry): %v", RegistryBinary, err)
 	}
-	dir := t.TempDir()
-	var r *Registry
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		r, err = startRegistry(dir)
-		if err == nil {
-			break
-		}
-	}
+	r, err := StartRegistryIn(t.TempDir())
 	if err != nil {
-		t.Fatalf("starting docker-registry: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := r.Stop(); err != nil {
@@ -86,6 +78,19 @@ func StartRegistry(t testing.TB) *Registry {
 		}
 	})
 	return r
+}
+
+// StartRegistryIn starts docker-registry and the counting proxy with the registry's storage
+// under dir, for programs that are not tests (benchmarks); the caller stops it with Stop.
+func StartRegistryIn(dir string) (*Registry, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var r *Registry
+		if r, err = startRegistry(dir); err == nil {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("starting %s: %w", RegistryBinary, err)
 }
 
 // startRegistry starts the registry on a free loopback port with storage under dir.
