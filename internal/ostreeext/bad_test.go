@@ -1,7 +1,9 @@
 package ostreeext_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,4 +83,44 @@ func TestBadImages(t *testing.T) {
 			t.Logf("refused: %v", err)
 		})
 	}
+}
+
+// A source whose stream is not the layer is reported and the next one is used, as the
+// generic importer does.
+func TestSourceFallback(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	commit := e.commitTree(t, "base", nil)
+	enc, err := encapsulate.Encapsulate(ctx, e.src, commit, e.layout, "v1", encapsulate.Options{Chunks: 2, ChunkOf: chunkByDir, Uncompressed: true})
+	must(t, err)
+	img := imageFromLayout(t, e.layout, "v1", nil)
+	var failed []string
+	for i := range img.Layers {
+		b, err := os.ReadFile(filepath.Join(enc.Dir, "blobs/sha256", enc.Layers[i].Digest.Encoded()))
+		must(t, err)
+		bad := []byte(strings.Replace(string(b), "doc b", "DOC B", 1))
+		if i == 0 {
+			bad = b[:len(b)/3] // truncated
+		}
+		img.Layers[i].Sources = []importer.Source{{Name: "broken store", Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(bad)), nil
+		}, OnFailed: func(err error) { failed = append(failed, err.Error()) }}}
+	}
+	repo := newRepo(t, filepath.Join(e.dir, "repo"))
+	res, err := ostreeext.ImportImage(ctx, repo, img, ostreeext.Options{})
+	must(t, err)
+	if res.BaseCommit != commit {
+		t.Fatalf("base %s, want %s", res.BaseCommit, commit)
+	}
+	// The commit layer was truncated and chunk 1 (usr/share/doc) tampered with; chunk 2's
+	// "broken" copy is intact and used.
+	if len(failed) != 2 {
+		t.Fatalf("sources reported failed: %q, want 2", failed)
+	}
+	for _, f := range failed {
+		if !strings.HasPrefix(f, "from broken store: ") || strings.Contains(f, "\n") {
+			t.Errorf("failure report %q", f)
+		}
+	}
+	fsck(t, filepath.Join(e.dir, "repo"))
 }

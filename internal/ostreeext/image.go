@@ -244,37 +244,100 @@ func importBase(ctx context.Context, repo *ostree.Repo, tx *ostree.Transaction, 
 }
 
 func importOstreeLayer(ctx context.Context, repo *ostree.Repo, i int, l importer.Layer, commitLayer bool, opts Options, res *Result, held **heldCommit) (string, error) {
-	if l.Open == nil {
-		return "", errors.New("not in the repository and no way to read it")
-	}
-	rc, err := l.Open(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	vr := newVerified(rc, l.DiffID)
 	var verify Verifier
 	if commitLayer {
 		verify = opts.Verify
 	}
-	o := newObjectImporter(ctx, repo, commitLayer, verify)
-	o.writers = opts.Writers
-	if opts.OnBytes != nil {
-		o.onBytes = func(n int64) { opts.OnBytes(i, n) }
+	return withSources(ctx, l, func(vr *verifiedReader) (string, error) {
+		o := newObjectImporter(ctx, repo, commitLayer, verify)
+		o.writers = opts.Writers
+		if opts.OnBytes != nil {
+			o.onBytes = func(n int64) { opts.OnBytes(i, n) }
+		}
+		if err := o.importTar(vr); err != nil {
+			return "", err
+		}
+		if err := vr.finish(); err != nil {
+			return "", err
+		}
+		res.Objects.add(o.stats)
+		if commitLayer {
+			res.Verified = o.verified
+			*held = &heldCommit{checksum: o.checksum, data: o.commitBytes, meta: o.heldMeta}
+			return o.checksum, nil
+		}
+		return writeObjectSetCommit(ctx, repo, o.objectSet)
+	})
+}
+
+// refusedError is a failure of the layer itself (a refused signature, or content refused
+// although the stream matches the diff ID): every source would give the same.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// withSources runs fn on the stream of each of the layer's sources (importer.Layer.Sources,
+// then Open) in turn until one works, as the generic importer does: a source whose stream
+// fails is reported (Source.OnFailed) and the next one tried, unless the failure is the
+// layer's own (a refused signature, or a stream that matches the diff ID all the same).
+// Adopt directories are not used: ostree-native layers carry objects, not a tree.
+func withSources(ctx context.Context, l importer.Layer, fn func(vr *verifiedReader) (string, error)) (string, error) {
+	srcs := l.Sources[:len(l.Sources):len(l.Sources)]
+	if l.Open != nil {
+		srcs = append(srcs, importer.Source{Name: "layer stream", Open: l.Open})
 	}
-	if err := o.importTar(vr); err != nil {
-		return "", err
+	if len(srcs) == 0 {
+		return "", errors.New("not in the repository and no way to read it")
 	}
-	if err := vr.finish(); err != nil {
-		return "", err
+	var errs []error
+	for n, src := range srcs {
+		last := n == len(srcs)-1
+		commit, err := func() (string, error) {
+			if src.Open == nil {
+				return "", errors.New("source has no Open function")
+			}
+			rc, err := src.Open(ctx)
+			if err != nil {
+				return "", err
+			}
+			defer rc.Close()
+			vr := newVerified(rc, l.DiffID)
+			commit, err := fn(vr)
+			if err == nil {
+				return commit, nil
+			}
+			var refused *refusedError
+			if errors.As(err, &refused) {
+				return "", err
+			}
+			if ctx.Err() == nil && !last && vr.h != nil && vr.finish() == nil {
+				return "", &refusedError{err} // the stream is the layer: the layer itself is bad
+			}
+			return "", err
+		}()
+		if err == nil {
+			return commit, nil
+		}
+		var refused *refusedError
+		if ctx.Err() != nil || errors.As(err, &refused) {
+			if len(srcs) > 1 {
+				return "", fmt.Errorf("from %s: %w", src.Name, err)
+			}
+			return "", err
+		}
+		if len(srcs) > 1 {
+			err = fmt.Errorf("from %s: %w", src.Name, err)
+		}
+		if src.OnFailed != nil {
+			src.OnFailed(err)
+		}
+		errs = append(errs, err)
 	}
-	res.Objects.add(o.stats)
-	if commitLayer {
-		res.Verified = o.verified
-		*held = &heldCommit{checksum: o.checksum, data: o.commitBytes, meta: o.heldMeta}
-		return o.checksum, nil
+	if len(errs) == 1 {
+		return "", errs[0]
 	}
-	return writeObjectSetCommit(ctx, repo, o.objectSet)
+	return "", errors.Join(errs...)
 }
 
 // verifyStored verifies the signature of a commit already in the repository.
@@ -397,50 +460,42 @@ func importDerived(ctx context.Context, repo *ostree.Repo, tx *ostree.Transactio
 
 func importDerivedLayer(ctx context.Context, repo *ostree.Repo, i int, l importer.Layer, rules importer.PathRules,
 	opts Options, res *Result) (string, error) {
-	if l.Open == nil {
-		return "", errors.New("not in the repository and no way to read it")
-	}
-	rc, err := l.Open(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	vr := newVerified(rc, l.DiffID)
-	pr, pw := io.Pipe()
-	filtered := map[string]int{}
-	filterErr := make(chan error, 1)
-	go func() {
-		err := filterDerived(ctx, vr, pw, filepath.Join(repo.Path(), "tmp"), filtered)
-		if err == nil {
-			err = vr.finish()
+	return withSources(ctx, l, func(vr *verifiedReader) (string, error) {
+		pr, pw := io.Pipe()
+		filtered := map[string]int{}
+		filterErr := make(chan error, 1)
+		go func() {
+			err := filterDerived(ctx, vr, pw, filepath.Join(repo.Path(), "tmp"), filtered)
+			pw.CloseWithError(err)
+			filterErr <- err
+		}()
+		lopts := importer.LayerOptions{Rules: rules, Writers: opts.Writers,
+			Metadata: ostree.Metadata{importer.MetaImporter: importer.ImporterVersion}}
+		if opts.OnBytes != nil {
+			lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
 		}
-		pw.CloseWithError(err)
-		filterErr <- err
-	}()
-	lopts := importer.LayerOptions{Rules: rules, Writers: opts.Writers,
-		Metadata: ostree.Metadata{importer.MetaImporter: importer.ImporterVersion}}
-	if opts.OnBytes != nil {
-		lopts.OnBytes = func(n int64) { opts.OnBytes(i, n) }
-	}
-	commit, st, err := importer.ImportLayer(ctx, repo, pr, lopts)
-	if err != nil {
-		pr.CloseWithError(err)
-		<-filterErr
-		return "", err
-	}
-	// The importer stops at the end-of-archive marker: let the filter finish (and check
-	// the diff ID).
-	if _, err := io.Copy(io.Discard, pr); err != nil {
-		return "", err
-	}
-	if err := <-filterErr; err != nil {
-		return "", err
-	}
-	for k, v := range filtered {
-		st.Filtered[k] += v
-	}
-	res.Stats.AddStats(st)
-	return commit, nil
+		commit, st, err := importer.ImportLayer(ctx, repo, pr, lopts)
+		if err != nil {
+			pr.CloseWithError(err)
+			<-filterErr
+			return "", err
+		}
+		// The importer stops at the end-of-archive marker: let the filter finish.
+		if _, err := io.Copy(io.Discard, pr); err != nil {
+			return "", err
+		}
+		if err := <-filterErr; err != nil {
+			return "", err
+		}
+		if err := vr.finish(); err != nil {
+			return "", err
+		}
+		for k, v := range filtered {
+			st.Filtered[k] += v
+		}
+		res.Stats.AddStats(st)
+		return commit, nil
+	})
 }
 
 func init() {

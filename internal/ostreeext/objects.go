@@ -307,7 +307,7 @@ func (o *objectImporter) writeCommit(meta []byte) error {
 	if o.verify != nil {
 		text, err := o.verify(o.ctx, commit, meta)
 		if err != nil {
-			return fmt.Errorf("commit %s: %w", o.checksum, err)
+			return &refusedError{fmt.Errorf("commit %s: %w", o.checksum, err)}
 		}
 		o.verified = text
 	}
