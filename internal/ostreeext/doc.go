@@ -64,6 +64,12 @@
 // deployment). Toplevel directories other than usr, etc, var are dropped unless the base
 // commit's prepare-root.conf enables composefs or a transient root, as upstream decides.
 //
+// Each layer is read from the first of its sources (importer.Layer.Sources, then Open)
+// that gives the layer, as the generic importer does; adopt directories are not used, and
+// no tar-split is recorded for these layers (the base commit's detached metadata is the
+// image's own, signatures included, and must stay as it is), so the containers-storage
+// store cannot be filled from the repository for ostree-native images yet.
+//
 // Everything happens in one repository transaction: on error no ref changes, and a
 // commit object written by the failed import is deleted again.
 package ostreeext
