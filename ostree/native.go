@@ -209,24 +209,6 @@ func (r *Repo) WriteDetachedMetadataBytes(ctx context.Context, commit string, da
 	return nil
 }
 
-// MarkCommitPartial sets or clears the partial state of commit (a commit whose objects are
-// not all present yet).
-func (r *Repo) MarkCommitPartial(commit string, partial bool) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		cs := cstr(commit)
-		defer freeC(cs)
-		var cerr *C.GError
-		if C.bootc_native_mark_partial(p, cs, gbool(partial), &cerr) == 0 {
-			return takeError(cerr)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("marking commit %s partial=%v: %w", commit, partial, err)
-	}
-	return nil
-}
-
 // String names the object type as its file extension in a repository does.
 func (t ObjectType) String() string {
 	switch t {

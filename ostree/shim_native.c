@@ -141,13 +141,6 @@ bootc_native_write_detached (OstreeRepo *repo, const char *checksum, const guint
   return ostree_repo_write_commit_detached_metadata (repo, checksum, v, c, error);
 }
 
-gboolean
-bootc_native_mark_partial (OstreeRepo *repo, const char *checksum, gboolean partial,
-                           GError **error)
-{
-  return ostree_repo_mark_commit_partial (repo, checksum, partial, error);
-}
-
 static guint8 *
 variant_data (GVariant *v, gsize *out_len)
 {

@@ -32,8 +32,6 @@ gboolean bootc_native_write_metadata (OstreeRepo *repo, OstreeObjectType type,
 gboolean bootc_native_write_detached (OstreeRepo *repo, const char *checksum,
                                       const guint8 *buf, gsize len, GCancellable *c,
                                       GError **error);
-gboolean bootc_native_mark_partial (OstreeRepo *repo, const char *checksum, gboolean partial,
-                                    GError **error);
 
 /* Raw serialized bytes of a metadata object (commit, dirtree, dirmeta), of a commit's
  * detached metadata (*out NULL when there is none), of a file object's xattrs. */
