@@ -117,6 +117,14 @@ func DefaultRules() PathRules {
 // ImportImage imports img into repo (one transaction: on error no ref changes) and returns
 // the image commit.
 func ImportImage(ctx context.Context, repo *ostree.Repo, img Image, opts Options) (*Result, error) {
+	// BEGIN ostree-native dispatch (issue 14): an ostree-native image (config label
+	// ostree.final-diffid) has its base layers imported as ostree objects by
+	// internal/ostreeext, which registers itself in NativeImport and calls back into this
+	// package for the derived layers. See native.go.
+	if res, native, err := importNative(ctx, repo, img, opts); native {
+		return res, err
+	}
+	// END ostree-native dispatch.
 	var cfg ociConfig
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("image %s: parsing config: %w", img.Target, err)
