@@ -16,6 +16,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/ostreeext"
 	"github.com/bootc-go/bootc/internal/progress"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/storage"
@@ -30,6 +31,9 @@ type FetchOptions struct {
 	Import importer.Options
 	// Progress receives the fetching task (nil: none).
 	Progress progress.Reporter
+	// Sysroot is the sysroot the image is for ("/" on a booted host): an
+	// ostree-remote-image: reference's remote and keys are read there.
+	Sysroot string
 	// FromStoreImage, if set, is the ID of an image of the store to read in place instead
 	// of ref's source (install pulls the image once, scans it, then imports it from there);
 	// ref still names the image in the repository.
@@ -75,6 +79,9 @@ type sourceInfo struct {
 	Layers                       []storage.SourceLayer
 }
 
+// Layers describes the image's layers as its source lists them, base first.
+func (f *Fetched) Layers() []storage.SourceLayer { return f.source.Layers }
+
 // Version is the image's org.opencontainers.image.version label ("" if none).
 func (f *Fetched) Version() string {
 	if f.Config == nil {
@@ -83,11 +90,10 @@ func (f *Fetched) Version() string {
 	return f.Config.Config.Labels["org.opencontainers.image.version"]
 }
 
-// PullOptionsFor fills the source and signature settings of base for ref.
+// PullOptionsFor fills the source and signature settings of base for ref. (An
+// ostree-remote-image: reference is checked against the containers policy as it is, and its
+// commit's signature against the remote's keys: see ostreeext.VerifierFor.)
 func PullOptionsFor(ref imgref.OstreeImageReference, base storage.PullOptions) (storage.PullOptions, error) {
-	if ref.Sigverify.Kind == imgref.SigVerifyOstreeRemote {
-		return base, fmt.Errorf("%s: verifying images through an ostree remote is not supported; use ostree-image-signed: with a containers policy", ref)
-	}
 	base.Source = ref.Imgref.ContainersImageName()
 	base.RequireSignedPolicy = ref.Sigverify.Kind == imgref.SigVerifyContainerPolicy
 	return base, nil
@@ -191,10 +197,15 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	if err := store.CheckFreeSpace(repo.Path(), missingBytes(ctx, repo, in)); err != nil {
 		return nil, err
 	}
-	res, err := importer.ImportImage(ctx, repo, in, iopts)
+	verify, err := ostreeext.VerifierFor(ref, opts.Sysroot, repo)
 	if err != nil {
 		return nil, err
 	}
+	nres, err := ostreeext.ImportImage(ctx, repo, in, ostreeext.Options{Options: iopts, Verify: verify})
+	if err != nil {
+		return nil, err
+	}
+	res := &nres.Result
 	rep.Done()
 	f.Import = res
 	f.Report.BytesFetched = fetched.Load()

@@ -303,7 +303,8 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
-	f, err := Fetch(ctx, store, h.Repo, target, FetchOptions{Pull: h.Pull, Import: h.Import, Progress: h.Progress})
+	f, err := Fetch(ctx, store, h.Repo, target, FetchOptions{Pull: h.Pull, Import: h.Import, Progress: h.Progress,
+		Sysroot: h.Sysroot.Path()})
 	if err != nil {
 		return nil, err
 	}

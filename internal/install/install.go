@@ -319,7 +319,7 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 	// The image pulled (and scanned) at the start is imported from the store in place: the
 	// install reads every layer once.
 	f, err := deploy.Fetch(ctx, in.store, repo, o.Source, deploy.FetchOptions{Pull: o.Pull, Import: o.Import,
-		Progress: o.Progress, FromStoreImage: in.img.ID})
+		Progress: o.Progress, FromStoreImage: in.img.ID, Sysroot: s.path})
 	if err != nil {
 		return nil, fmt.Errorf("install: importing %s: %w", src, err)
 	}

@@ -78,13 +78,13 @@ func TestRegistryChunkedUpdate(t *testing.T) {
 			f2.Import.Imported, f2.Import.Reused)
 	}
 	// The registry serves the blobs under the digests of the pushed (recompressed) layers:
-	// take them from the manifest the store recorded.
+	// take them from the manifest fetched.
 	var other int64
 	var chunk int64
-	layers := f2.Image.Layers()
+	layers := f2.Layers()
 	for d, st := range reg.Counter.Blobs() {
 		switch {
-		case d.String() == layers[2].CompressedDigest.String():
+		case d.String() == layers[2].Digest.String():
 			chunk = st.Bytes
 		default:
 			other += st.Bytes
