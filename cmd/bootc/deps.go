@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/importer"
@@ -98,11 +100,8 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		return nil, nil, err
 	}
 	storageRoot := g.StorageRoot
-	if storageRoot == "" && g.Sysroot != "" && d.env(storage.EnvStorageRoot) == "" {
-		// The cache an offline sysroot will use once booted: its stateroot's
-		// /var/lib/containers/storage, on the repo's filesystem, so that the store's layer
-		// files can share inodes with the repo's objects.
-		storageRoot = storage.SysrootStoreRoot(path, sysrootStateroot(sr))
+	if storageRoot == "" && d.env(storage.EnvStorageRoot) == "" {
+		storageRoot = defaultStoreRoot(g, path, sr)
 	}
 	runDir := d.RunDir
 	if runDir == "" {
@@ -130,9 +129,36 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 	return h, closeAll, nil
 }
 
-// sysrootStateroot is the stateroot new deployments of sr go to: the one of its first
-// deployment, else deploy.DefaultStateroot.
+// defaultStoreRoot is the store bootc keeps images in when none is named: for an offline
+// sysroot, the cache it will use once booted (its stateroot's /var/lib/containers/storage,
+// on the repo's filesystem, so that the store's layer files can share inodes with the
+// repo's objects); on a booted host, the host's store reached through /sysroot (the same
+// directory as /var/lib/containers/storage, but on the repo's mount: a hardlink cannot cross
+// the /var bind mount). "" means storage.conf's.
+func defaultStoreRoot(g *Globals, path string, sr *ostree.Sysroot) string {
+	stateroot := sysrootStateroot(sr)
+	if g.Sysroot != "" {
+		return storage.SysrootStoreRoot(path, stateroot)
+	}
+	var viaSysroot, viaVar unix.Stat_t
+	if unix.Stat(filepath.Join("/sysroot/ostree/deploy", stateroot, "var"), &viaSysroot) != nil ||
+		unix.Stat("/var", &viaVar) != nil || viaSysroot.Dev != viaVar.Dev || viaSysroot.Ino != viaVar.Ino {
+		return ""
+	}
+	root := storage.SysrootStoreRoot("/sysroot", stateroot)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return ""
+	}
+	return root
+}
+
+// sysrootStateroot is the stateroot new deployments of sr go to: the booted one's, else
+// the one of its first deployment, else deploy.DefaultStateroot.
 func sysrootStateroot(sr *ostree.Sysroot) string {
+	if b := sr.Booted(); b != nil {
+		defer b.Close()
+		return b.Stateroot
+	}
 	ds, err := sr.Deployments()
 	if err != nil {
 		return deploy.DefaultStateroot

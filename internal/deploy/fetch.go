@@ -49,9 +49,6 @@ type FetchReport struct {
 	BytesFetched int64
 	// InPlace is set when the image was read from this store in place.
 	InPlace bool
-	// StoreError, if set, says why the image could not be put into the store (the
-	// deployment does not need it).
-	StoreError error
 }
 
 // Fetched is an image imported into the repository (and, where possible, kept in the
@@ -61,10 +58,9 @@ type Fetched struct {
 	// ManifestDigest, Manifest and Config describe the image.
 	ManifestDigest string
 	Config         *imgspecv1.Image
-	// Image is the image in the store (nil when it could not be put there).
+	// Image is the image in the store, for an image read from it in place (see also
+	// KeepInStore).
 	Image *storage.Image
-	// Created is set when this fetch created Image in the store.
-	Created bool
 	Import  *importer.Result
 	Report  FetchReport
 
@@ -104,9 +100,7 @@ func PullOptionsFor(ref imgref.OstreeImageReference, base storage.PullOptions) (
 // hardlinked into the repository where they share a filesystem), falling back to the
 // source when the store's copy is corrupt (the store layer is then dropped); the others are
 // fetched from the source, decompressed once and streamed into the importer, concurrently.
-// Then the store gets the image, rebuilt from the repository (its files hardlinks of the
-// repository's objects), so that podman sees what the host runs; that step's failure is
-// reported in Report.StoreError and is not fatal.
+// Nothing is written to the store: KeepInStore puts the image there once it is deployed.
 func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref imgref.OstreeImageReference, opts FetchOptions) (*Fetched, error) {
 	rep := opts.Progress
 	if rep == nil {
@@ -212,13 +206,6 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	f.Report.LayersFromStore = res.Imported - f.Report.LayersFetched
 	if src.InPlace {
 		f.Image = src.Image
-		return f, nil
-	}
-	rep.Start(progress.Task{Name: progress.TaskImporting, Description: "Storing " + ref.Imgref.String() + " in containers-storage"})
-	f.Image, f.Created, f.Report.StoreError = KeepInStore(ctx, store, repo, f, opts.Import.Rules)
-	rep.Done()
-	if f.Report.StoreError != nil {
-		store.Log().Warn().Err(f.Report.StoreError).Str("image", ref.Imgref.String()).Msg("the image is imported, but not kept in containers-storage")
 	}
 	return f, nil
 }

@@ -312,7 +312,7 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		// Refused before anything was written to the sysroot (an /etc conflict, bad
 		// kargs.d): the fetch is undone, so the repository and the store are as they were.
-		if uerr := h.unfetch(ctx, store, refsBefore, f); uerr != nil {
+		if uerr := h.unfetch(ctx, refsBefore); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the fetched image again: %w", uerr))
 		}
 		return nil, err
@@ -320,6 +320,13 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	d, err := h.writeDeployment(ctx, ds, opts)
 	if err != nil {
 		return nil, err
+	}
+	if !f.Report.InPlace {
+		// The store keeps what the host runs, for podman (its files hardlinks of the
+		// repository's objects); the deployment does not need it.
+		if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
+			store.Log().Warn().Err(err).Str("image", target.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
+		}
 	}
 	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
@@ -362,10 +369,9 @@ func (h *Host) containerRefs(ctx context.Context) (map[string]string, error) {
 }
 
 // unfetch undoes a fetch whose image will not be deployed: the image and layer refs are
-// put back as they were before (refs the fetch added are deleted, refs it moved are reset),
-// the objects only they reached are pruned, and the store image is deleted if the pull
-// created it.
-func (h *Host) unfetch(ctx context.Context, store *storage.Store, before map[string]string, f *Fetched) error {
+// put back as they were before (refs the fetch added are deleted, refs it moved are reset)
+// and the objects only they reached are pruned. (A fetch writes nothing to the store.)
+func (h *Host) unfetch(ctx context.Context, before map[string]string) error {
 	ctx = context.WithoutCancel(ctx)
 	after, err := h.containerRefs(ctx)
 	if err != nil {
@@ -386,9 +392,6 @@ func (h *Host) unfetch(ctx context.Context, store *storage.Store, before map[str
 	}
 	if _, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0); err != nil {
 		return err
-	}
-	if f.Created && f.Image != nil {
-		return store.Delete(ctx, f.Image.ID)
 	}
 	return nil
 }
