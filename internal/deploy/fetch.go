@@ -60,9 +60,9 @@ type Fetched struct {
 	Config         *imgspecv1.Image
 	// Image is the image in the store, for an image read from it in place (see also
 	// KeepInStore).
-	Image *storage.Image
-	Import  *importer.Result
-	Report  FetchReport
+	Image  *storage.Image
+	Import *importer.Result
+	Report FetchReport
 
 	source sourceInfo
 }
