@@ -96,6 +96,9 @@ func TestNativeImageBoot(t *testing.T) {
 func importedCommit(t *testing.T, imgs *testimage.Images, dir string) string {
 	t.Helper()
 	ctx := context.Background()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	repo, err := ostree.CreateRepo(ctx, filepath.Join(dir, "repo"), ostree.ModeBare)
 	if err != nil {
 		t.Fatal(err)
