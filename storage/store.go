@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -173,6 +174,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.GraphDriverOptions = withSkipMountHome(opts.GraphDriverOptions)
 	openMu.Lock()
 	cs, err := cstorage.GetStore(opts)
 	if err == nil {
@@ -212,6 +214,22 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s.log.Debug().Str("root", cs.GraphRoot()).Str("runroot", cs.RunRoot()).Str("driver", cs.GraphDriverName()).Msg("opened containers-storage")
 	return s, nil
+}
+
+// skipMountHomeOption keeps the overlay driver from bind-mounting <graphroot>/overlay on
+// itself: a hardlink cannot cross a mount point, even within one filesystem, so with that bind
+// mount PutImage could never link a store file to a file outside the store (the ostree repo).
+const skipMountHomeOption = "overlay.skip_mount_home=true"
+
+// withSkipMountHome adds skipMountHomeOption to opts unless they already say something about
+// skip_mount_home. Options for other drivers ignore it.
+func withSkipMountHome(opts []string) []string {
+	for _, o := range opts {
+		if strings.Contains(o, "skip_mount_home") {
+			return opts
+		}
+	}
+	return append(slices.Clone(opts), skipMountHomeOption)
 }
 
 // Close releases the store: when no other Store of this process uses the same
