@@ -676,6 +676,17 @@ func (d *fillDiffer) entry(rel string, hdr *tsartar.Header) error {
 // regular writes a regular file: a hardlink of the resolver's file when its metadata is the
 // header's, else a copy.
 func (d *fillDiffer) regular(p string, hdr *tsartar.Header) error {
+	if hdr.Size == 0 && strings.HasPrefix(path.Base(hdr.Name), archive.WhiteoutPrefix) {
+		// An AUFS-style whiteout (the driver keeps them as files): no content to resolve.
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return d.applyMeta(p, hdr, true)
+	}
 	src, err := d.layer.Resolve(hdr.Name)
 	if err != nil {
 		return fmt.Errorf("resolving content: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -259,4 +260,47 @@ func TestOpenSourceRegistry(t *testing.T) {
 		}
 	}
 	t.Logf("requests: %d, blobs %v", reg.Counter.Requests(), reg.Counter.Blobs())
+
+	// The store fill as bootc does it: every layer streamed once from the source, its files
+	// kept outside the store, then PutImage; a later Pull fetches no layer.
+	s := newTestStore(t, nil)
+	src2, err := s.OpenSource(ctx, PullOptions{Source: repo + ":multi", RegistriesConf: regConf, SignaturePolicy: testPolicy(t, acceptAnything)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src2.Close()
+	objs := filepath.Join(filepath.Dir(s.GraphRoot()), "objects")
+	if err := os.MkdirAll(objs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var layers []PutLayer
+	for i := range src2.Layers {
+		b, _, err := readLayer(t, src2, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := recordLayer(t, b, objs, nil)
+		src2.RecordDiffID(i)
+		layers = append(layers, PutLayer{TarSplit: rec.tarSplit, Resolve: func(n string) (string, error) { return rec.files[n], nil }})
+	}
+	img, stats, err := s.PutImage(ctx, src2.ImageSpec(reg.Host()+"/bootc/src:multi", layers))
+	if err != nil {
+		t.Fatalf("PutImage: %v", err)
+	}
+	checkLayers(t, s.Store, img, want)
+	t.Logf("PutImage stats %+v", stats)
+	reg.Counter.Reset()
+	pulled, err := s.Pull(ctx, PullOptions{Source: repo + ":multi", RegistriesConf: regConf, SignaturePolicy: testPolicy(t, acceptAnything)})
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	if pulled.ID != img.ID || pulled.Report.LayersFetched != 0 {
+		t.Errorf("Pull after PutImage: %s report %+v, want %s and no layer fetched", pulled.ID, pulled.Report, img.ID)
+	}
+	for i, l := range want.Layers {
+		if st := reg.Counter.Blob(l.Digest); st.Requests != 0 {
+			t.Errorf("Pull after PutImage fetched layer %d: %+v", i, st)
+		}
+	}
+	t.Logf("Pull after PutImage: %d requests, blobs %v", reg.Counter.Requests(), reg.Counter.Blobs())
 }
