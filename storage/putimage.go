@@ -337,6 +337,13 @@ func (s *Store) createLayer(ctx context.Context, id, parent string, l PutLayer, 
 		}
 		return err
 	}
+	if _, err := s.store.Layer(id); err == nil {
+		// Created meanwhile (a concurrent PutImage or pull): keep that one.
+		if cerr := s.store.CleanupStagedLayer(out); cerr != nil {
+			s.log.Debug().Err(cerr).Str("layer", id).Msg("cleaning up the staging directory")
+		}
+		return nil
+	}
 	stats.FilesLinked += d.linked
 	stats.FilesCopied += d.copied
 	stats.BytesLinked += d.linkedBytes

@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
+	"github.com/ulikunitz/xz"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
@@ -269,7 +271,7 @@ func readImage(ctx context.Context, is types.ImageSource, name string, sys *type
 // containers/image (ImageSource.GetBlob, with the blob info cache) as it is read, its digest
 // is verified while streaming (a mismatch is reported at the end of the stream as an error
 // naming the blob, after which nothing more is returned), and it is decompressed once (gzip,
-// zstd, or none, recognised by its first bytes). onBytes, if not nil, is called with the
+// zstd, xz, bzip2 or none, recognised by its first bytes). onBytes, if not nil, is called with the
 // number of blob bytes read each time some are. Several layers may be read concurrently.
 // For an in-place source the store layer's own stream is returned (locking rules of
 // (*Store).LayerDiff). The diff ID of the stream is not checked here.
@@ -313,6 +315,15 @@ func (src *Source) OpenLayer(ctx context.Context, i int, onBytes func(n int64)) 
 			return nil, fmt.Errorf("%s: zstd: %w", vr.what, err)
 		}
 		lr.dec, lr.closeDec = zr, zr.Close
+	case len(magic) >= 3 && bytes.Equal(magic[:3], []byte("BZh")):
+		lr.dec, lr.closeDec = bzip2.NewReader(br), func() {}
+	case len(magic) >= 4 && bytes.Equal(magic, []byte{0xfd, '7', 'z', 'X'}):
+		zr, err := xz.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, fmt.Errorf("%s: xz: %w", vr.what, err)
+		}
+		lr.dec, lr.closeDec = zr, func() {}
 	default:
 		lr.dec, lr.closeDec = br, func() {}
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"testing"
 
 	"github.com/bootc-go/bootc/storage/storagetest"
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
+	"github.com/ulikunitz/xz"
 	"go.podman.io/image/v5/types"
 )
 
@@ -303,4 +306,97 @@ func TestOpenSourceRegistry(t *testing.T) {
 		}
 	}
 	t.Logf("Pull after PutImage: %d requests, blobs %v", reg.Counter.Requests(), reg.Counter.Blobs())
+}
+
+// blobSource is an ImageSource serving blobs from memory (only GetBlob is implemented).
+type blobSource struct {
+	types.ImageSource
+	blobs map[digest.Digest][]byte
+}
+
+// GetBlob serves a blob from memory.
+func (b *blobSource) GetBlob(_ context.Context, info types.BlobInfo, _ types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	blob, ok := b.blobs[info.Digest]
+	if !ok {
+		return nil, 0, errors.New("no such blob")
+	}
+	return io.NopCloser(bytes.NewReader(blob)), int64(len(blob)), nil
+}
+
+// Close does nothing.
+func (b *blobSource) Close() error { return nil }
+
+// TestOpenLayerCompressions decodes each compression once and verifies the blob digest
+// (table-driven, on blobs served from memory).
+func TestOpenLayerCompressions(t *testing.T) {
+	tarball, err := storagetest.LayerTar(threeLayers("c").Layers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	compress := map[string]func([]byte) []byte{
+		"none": func(b []byte) []byte { return b },
+		"gzip": func(b []byte) []byte {
+			var buf bytes.Buffer
+			w := gzip.NewWriter(&buf)
+			w.Write(b)
+			w.Close()
+			return buf.Bytes()
+		},
+		"zstd": func(b []byte) []byte {
+			w, _ := zstd.NewWriter(nil)
+			defer w.Close()
+			return w.EncodeAll(b, nil)
+		},
+		"xz": func(b []byte) []byte {
+			var buf bytes.Buffer
+			w, _ := xz.NewWriter(&buf)
+			w.Write(b)
+			w.Close()
+			return buf.Bytes()
+		},
+	}
+	for _, tc := range []struct {
+		name, comp string
+		tamper     func([]byte) []byte
+		wantErr    string
+	}{
+		{"none", "none", nil, ""},
+		{"gzip", "gzip", nil, ""},
+		{"zstd", "zstd", nil, ""},
+		{"xz", "xz", nil, ""},
+		{"gzip wrong digest", "gzip", nil, "digest mismatch"},
+		{"zstd truncated", "zstd", func(b []byte) []byte { return b[:len(b)/2] }, "sha256:"},
+		{"gzip trailing garbage", "gzip", func(b []byte) []byte { return append(b, "garbage"...) }, "sha256:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blob := compress[tc.comp](tarball)
+			d := digest.FromBytes(blob)
+			if tc.tamper != nil {
+				blob = tc.tamper(blob)
+				d = digest.FromBytes(blob)
+			}
+			if tc.wantErr == "digest mismatch" {
+				// Serve another blob under d: only the digest check can tell.
+				other := bytes.Clone(tarball)
+				other[len(other)/2] ^= 0xff
+				blob = compress[tc.comp](other)
+			}
+			src := &Source{
+				Reference: "test:" + tc.name,
+				Layers:    []SourceLayer{{Digest: d, Size: int64(len(blob))}},
+				is:        &blobSource{blobs: map[digest.Digest][]byte{d: blob}},
+				fetch:     []types.BlobInfo{{Digest: d, Size: int64(len(blob))}},
+			}
+			b, n, err := readLayer(t, src, 0)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), d.String()) {
+					t.Fatalf("read: %v, want an error naming %s (%q)", err, d, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(b, tarball) || n != int64(len(blob)) {
+				t.Fatalf("read: %v, %d bytes (want %d), %d blob bytes reported (want %d)", err, len(b), len(tarball), n, len(blob))
+			}
+		})
+	}
 }
