@@ -30,6 +30,50 @@
 // (*Store).Inspect and Inspect read only the manifest and config, for "is there an update?"
 // checks.
 //
+// # Sources: reading an image without copying it
+//
+// (*Store).OpenSource (and OpenSource, without a store) opens an image at its source and
+// copies nothing: one manifest request (a manifest list is resolved for the architecture),
+// the config blob, the signature policy evaluated on the image as copy.Image would (and, for
+// ostree-image-signed:, a policy that requires signatures), the architecture checked, all
+// before any layer is fetched; registries.conf, mirrors and auth files as for Pull. The Source
+// lists each layer's compressed digest, size, media type and diff ID, and the store's layer
+// with that diff ID if there is one (SourceLayer.Store). Source.OpenLayer streams a layer's
+// uncompressed tar: the blob comes through containers/image's GetBlob with the blob info
+// cache, its digest is verified while it streams (a mismatch is an error at the end naming
+// the blob), it is decompressed once (gzip with pgzip, zstd, or none), and the bytes read are
+// reported for progress. Several layers may be streamed at once. A containers-storage source
+// naming an image of this store is read in place (Source.InPlace: every layer is a store
+// layer). (*Store).CheckFreeSpace checks the room for the bytes about to be written.
+//
+// # Store layers
+//
+// (*Store).LayerByDiffID finds a store layer by diff ID: its ID, the directory holding its
+// unpacked files at their tar paths (overlay: <graphroot>/overlay/<id>/diff, vfs:
+// <graphroot>/vfs/dir/<id>; else ""), and StoreLayer.Open for its tar stream. A layer found
+// corrupt (its stream failed its diff-ID check, or could not be read) is deleted with
+// (*Store).DropLayer, with the images using it and a warning naming them, so that the next
+// pull fetches it again.
+//
+// # Filling the store from local content
+//
+// (*Store).PutImage creates an image in the store from content already on this machine,
+// without downloading: for each missing layer a tar-split (the exact tar headers) and a
+// resolver from tar entry name to a file holding the entry's content (in bootc, a bare ostree
+// repo object; this package does not know that). With the overlay driver, a layer is built
+// through containers-storage's staged-layer API by bootc's own differ, which hardlinks each
+// regular file to the resolver's file when uid, gid, mode and xattrs are the tar header's
+// (copying otherwise, or across mount points and filesystems); other drivers get the tar
+// reassembled from the tar-split. Layer IDs are the chain IDs containers/image uses (ChainID),
+// layers carry their compressed digest, diff ID, size, UIDs/GIDs and tar-split, and the image
+// record is the one containers/image's storage destination writes, marked with PulledKey: a
+// later Pull, copy.Image or podman pull of the image reuses every layer. Because a hardlink
+// cannot cross a mount point, Open gives the overlay driver skip_mount_home=true (no bind
+// mount of <graphroot>/overlay on itself) unless the driver options say otherwise.
+//
+// SysrootStoreRoot names the store an offline sysroot uses once booted
+// (<sysroot>/ostree/deploy/<stateroot>/var/lib/containers/storage).
+//
 // # Images and layers
 //
 // An Image lists its layers base first, each with its compressed digest (from the manifest)

@@ -9,8 +9,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/image"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 )
@@ -25,6 +23,8 @@ type RemoteImage struct {
 	ManifestDigest digest.Digest
 	// ListDigest is the digest of the manifest list the image was chosen from, if any.
 	ListDigest digest.Digest
+	// ListManifest is that manifest list, raw, if any.
+	ListManifest []byte
 	// Manifest is the raw image manifest, exactly as served.
 	Manifest []byte
 	// ManifestMIMEType is the manifest's media type.
@@ -117,66 +117,8 @@ func inspectRef(ctx context.Context, ref types.ImageReference, sys *types.System
 	}
 	defer is.Close()
 
-	ri := &RemoteImage{Reference: name}
-	unparsed := image.UnparsedInstance(is, nil)
-	raw, mime, err := unparsed.Manifest(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading manifest of %s: %w", name, err)
-	}
-	if manifest.MIMETypeIsMultiImage(mime) {
-		list, err := manifest.ListFromBlob(raw, mime)
-		if err != nil {
-			return nil, fmt.Errorf("parsing manifest list of %s: %w", name, err)
-		}
-		if ri.ListDigest, err = manifest.Digest(raw); err != nil {
-			return nil, fmt.Errorf("digest of manifest list of %s: %w", name, err)
-		}
-		inst, err := list.ChooseInstance(sys)
-		if err != nil {
-			return nil, fmt.Errorf("choosing an image from manifest list %s of %s: %w", ri.ListDigest, name, err)
-		}
-		unparsed = image.UnparsedInstance(is, &inst)
-		if raw, mime, err = unparsed.Manifest(ctx); err != nil {
-			return nil, fmt.Errorf("reading manifest %s of %s: %w", inst, name, err)
-		}
-	}
-	ri.Manifest, ri.ManifestMIMEType = raw, mime
-	if ri.ManifestDigest, err = manifest.Digest(raw); err != nil {
-		return nil, fmt.Errorf("digest of manifest of %s: %w", name, err)
-	}
-	img, err := image.FromUnparsedImage(ctx, sys, unparsed)
-	if err != nil {
-		return nil, fmt.Errorf("parsing manifest %s of %s: %w", ri.ManifestDigest, name, err)
-	}
-	ci := img.ConfigInfo()
-	ri.ConfigDigest, ri.ConfigSize = ci.Digest, ci.Size
-	if ci.Digest != "" {
-		if ri.Config, err = img.ConfigBlob(ctx); err != nil {
-			return nil, fmt.Errorf("reading config %s of %s: %w", ci.Digest, name, err)
-		}
-		if ri.ConfigSize < 0 {
-			ri.ConfigSize = int64(len(ri.Config))
-		}
-	}
-	if ri.OCIConfig, err = img.OCIConfig(ctx); err != nil {
-		return nil, fmt.Errorf("parsing config %s of %s: %w", ci.Digest, name, err)
-	}
-	infos := img.LayerInfos()
-	var diffIDs []digest.Digest
-	if ri.OCIConfig != nil {
-		diffIDs = ri.OCIConfig.RootFS.DiffIDs
-	}
-	if len(diffIDs) != 0 && len(diffIDs) != len(infos) {
-		return nil, fmt.Errorf("image %s: manifest %s lists %d layers but config %s lists %d diff IDs", name, ri.ManifestDigest, len(infos), ci.Digest, len(diffIDs))
-	}
-	for i, l := range infos {
-		rl := RemoteLayer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}
-		if len(diffIDs) != 0 {
-			rl.DiffID = diffIDs[i]
-		}
-		ri.Layers = append(ri.Layers, rl)
-	}
-	return ri, nil
+	ri, _, _, err := readImage(ctx, is, name, sys)
+	return ri, err
 }
 
 // parseOCIConfig parses a config blob (OCI or Docker schema2: the fields used here have the

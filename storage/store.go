@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -136,12 +137,6 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 	if o.DriverOptions != nil {
 		res.GraphDriverOptions = slices.Clone(o.DriverOptions)
 	}
-	if res.GraphDriverName == "" || res.GraphDriverName == "overlay" {
-		// No private bind mount of <graphroot>/overlay on itself: a hardlink between the
-		// store's layer files and the ostree repository's objects (one filesystem) cannot
-		// cross a mount point.
-		res.GraphDriverOptions = append(slices.Clone(res.GraphDriverOptions), "overlay.skip_mount_home=true")
-	}
 	if res.GraphRoot == "" || res.RunRoot == "" {
 		return res, false, errors.New("storage: no graph root or run root configured")
 	}
@@ -152,13 +147,6 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 func sameDir(a, b string) bool {
 	var sa, sb unix.Stat_t
 	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
-}
-
-// SysrootStoreRoot is the graph root of the store that the system deployed in stateroot of
-// the ostree sysroot at sysroot uses once booted: its /var/lib/containers/storage, which
-// lives in the stateroot's shared /var on the repo's filesystem.
-func SysrootStoreRoot(sysroot, stateroot string) string {
-	return filepath.Join(sysroot, "ostree/deploy", stateroot, "var/lib/containers/storage")
 }
 
 // DerivedRunRoot returns the run root Open uses for graphRoot when it is not storage.conf's
@@ -197,6 +185,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.GraphDriverOptions = withSkipMountHome(opts.GraphDriverOptions)
 	openMu.Lock()
 	cs, err := cstorage.GetStore(opts)
 	if err == nil {
@@ -236,6 +225,22 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s.log.Debug().Str("root", cs.GraphRoot()).Str("runroot", cs.RunRoot()).Str("driver", cs.GraphDriverName()).Msg("opened containers-storage")
 	return s, nil
+}
+
+// skipMountHomeOption keeps the overlay driver from bind-mounting <graphroot>/overlay on
+// itself: a hardlink cannot cross a mount point, even within one filesystem, so with that bind
+// mount PutImage could never link a store file to a file outside the store (the ostree repo).
+const skipMountHomeOption = "overlay.skip_mount_home=true"
+
+// withSkipMountHome adds skipMountHomeOption to opts unless they already say something about
+// skip_mount_home. Options for other drivers ignore it.
+func withSkipMountHome(opts []string) []string {
+	for _, o := range opts {
+		if strings.Contains(o, "skip_mount_home") {
+			return opts
+		}
+	}
+	return append(slices.Clone(opts), skipMountHomeOption)
 }
 
 // Close releases the store: when no other Store of this process uses the same
@@ -300,3 +305,6 @@ func statfsFree(path string) (uint64, error) {
 	}
 	return st.Bavail * uint64(st.Bsize), nil
 }
+
+// Logger returns the store's logger.
+func (s *Store) Logger() *zerolog.Logger { return s.logger() }

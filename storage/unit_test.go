@@ -25,9 +25,7 @@ func TestStoreOptionsPrecedence(t *testing.T) {
 		ImageStore:         "/images",
 	}
 	derived := derivedRunRoot("/explicit", 0, "")
-	// bootc's overlay stores do not bind-mount <graphroot>/overlay on itself (hardlinks
-	// with the repository's objects cannot cross a mount).
-	overlayOpts := append(slices.Clone(conf.GraphDriverOptions), "overlay.skip_mount_home=true")
+
 	cases := []struct {
 		name                     string
 		o                        Options
@@ -39,14 +37,14 @@ func TestStoreOptionsPrecedence(t *testing.T) {
 		euid                     int
 		xdg, wantRunRootContains string
 	}{
-		{name: "storage.conf", root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "overlay", driverOpts: overlayOpts, confRoot: true, imageStore: "/images"},
-		{name: "env", env: "/env-root", root: "/env-root", runRoot: derivedRunRoot("/env-root", 0, ""), driver: "overlay", driverOpts: overlayOpts},
-		{name: "option beats env", o: Options{Root: "/explicit"}, env: "/env-root", root: "/explicit", runRoot: derived, driver: "overlay", driverOpts: overlayOpts},
-		{name: "explicit run root", o: Options{Root: "/explicit", RunRoot: "/run/x"}, root: "/explicit", runRoot: "/run/x", driver: "overlay", driverOpts: overlayOpts},
-		{name: "same root as storage.conf", o: Options{Root: "/var/lib/containers/storage/"}, root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "overlay", driverOpts: overlayOpts, confRoot: true, imageStore: "/images"},
+		{name: "storage.conf", root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "overlay", driverOpts: conf.GraphDriverOptions, confRoot: true, imageStore: "/images"},
+		{name: "env", env: "/env-root", root: "/env-root", runRoot: derivedRunRoot("/env-root", 0, ""), driver: "overlay", driverOpts: conf.GraphDriverOptions},
+		{name: "option beats env", o: Options{Root: "/explicit"}, env: "/env-root", root: "/explicit", runRoot: derived, driver: "overlay", driverOpts: conf.GraphDriverOptions},
+		{name: "explicit run root", o: Options{Root: "/explicit", RunRoot: "/run/x"}, root: "/explicit", runRoot: "/run/x", driver: "overlay", driverOpts: conf.GraphDriverOptions},
+		{name: "same root as storage.conf", o: Options{Root: "/var/lib/containers/storage/"}, root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "overlay", driverOpts: conf.GraphDriverOptions, confRoot: true, imageStore: "/images"},
 		{name: "other driver drops options", o: Options{Driver: "vfs"}, root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "vfs", confRoot: true, imageStore: "/images"},
 		{name: "explicit driver options", o: Options{Driver: "vfs", DriverOptions: []string{"vfs.ignore_chown_errors=true"}}, root: conf.GraphRoot, runRoot: conf.RunRoot, driver: "vfs", driverOpts: []string{"vfs.ignore_chown_errors=true"}, confRoot: true, imageStore: "/images"},
-		{name: "rootless derived run root", o: Options{Root: "/explicit"}, euid: 1000, xdg: "/run/user/1000", root: "/explicit", runRoot: derivedRunRoot("/explicit", 1000, "/run/user/1000"), driver: "overlay", driverOpts: overlayOpts, wantRunRootContains: "/run/user/1000/bootc/storage-"},
+		{name: "rootless derived run root", o: Options{Root: "/explicit"}, euid: 1000, xdg: "/run/user/1000", root: "/explicit", runRoot: derivedRunRoot("/explicit", 1000, "/run/user/1000"), driver: "overlay", driverOpts: conf.GraphDriverOptions, wantRunRootContains: "/run/user/1000/bootc/storage-"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

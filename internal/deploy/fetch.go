@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
@@ -58,21 +57,18 @@ type Fetched struct {
 	// ManifestDigest, Manifest and Config describe the image.
 	ManifestDigest string
 	Config         *imgspecv1.Image
-	// Image is the image in the store, for an image read from it in place (see also
-	// KeepInStore).
-	Image  *storage.Image
-	Import *importer.Result
-	Report FetchReport
+	Import         *importer.Result
+	Report         FetchReport
 
 	source sourceInfo
 }
 
 // sourceInfo is what KeepInStore needs to know of the image's source.
 type sourceInfo struct {
-	Name                         string
-	ManifestDigest, ConfigDigest digest.Digest
-	Manifest, Config             []byte
-	Layers                       []storage.SourceLayer
+	Name, Reference                string
+	Manifest, ListManifest, Config []byte
+	Signatures                     [][]byte
+	Layers                         []storage.SourceLayer
 }
 
 // Layers describes the image's layers as its source lists them, base first.
@@ -120,8 +116,8 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	defer src.Close()
 
 	f := &Fetched{Ref: ref, ManifestDigest: src.ManifestDigest.String(), Config: src.OCIConfig,
-		source: sourceInfo{Name: src.Name, ManifestDigest: src.ManifestDigest, ConfigDigest: src.ConfigDigest,
-			Manifest: src.Manifest, Config: src.Config, Layers: src.Layers}}
+		source: sourceInfo{Name: src.Name, Reference: src.Reference, Manifest: src.Manifest, ListManifest: src.ListManifest,
+			Config: src.Config, Signatures: src.Signatures, Layers: src.Layers}}
 	f.Report.InPlace = src.InPlace
 	in := importer.Image{Target: ref.Imgref, ManifestDigest: src.ManifestDigest.String(),
 		Manifest: src.Manifest, Config: src.Config}
@@ -147,12 +143,12 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 						return // the source itself: nothing else to fall back on
 					}
 					if derr := store.DropLayer(context.WithoutCancel(ctx), s.ID, err); derr != nil {
-						store.Log().Warn().Err(derr).Str("layer", s.ID).Msg("dropping a corrupt containers-storage layer")
+						err = errors.Join(err, derr)
 					}
 				},
 			}
-			if sameFS && s.DiffDir != "" {
-				source.AdoptDir = s.DiffDir
+			if sameFS && s.Dir != "" {
+				source.AdoptDir = s.Dir
 			}
 			l.Sources = append(l.Sources, source)
 		}
@@ -188,7 +184,7 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 			userOnLayer(i, l, reused)
 		}
 	}
-	if err := store.CheckFreeSpace(repo.Path(), missingBytes(ctx, repo, in)); err != nil {
+	if err := store.CheckFreeSpace(repo.Path(), missingBytes(ctx, repo, in), "importing "+ref.Imgref.String()); err != nil {
 		return nil, err
 	}
 	verify, err := ostreeext.VerifierFor(ref, opts.Sysroot, repo)
@@ -204,9 +200,6 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	f.Import = res
 	f.Report.BytesFetched = fetched.Load()
 	f.Report.LayersFromStore = res.Imported - f.Report.LayersFetched
-	if src.InPlace {
-		f.Image = src.Image
-	}
 	return f, nil
 }
 
@@ -228,21 +221,20 @@ func missingBytes(ctx context.Context, repo *ostree.Repo, img importer.Image) ui
 // repository's objects (copied where metadata differs or across filesystems), then the image
 // is recorded under its source's name. It reports whether it created the image.
 func KeepInStore(ctx context.Context, store *storage.Store, repo *ostree.Repo, f *Fetched, rules importer.PathRules) (*storage.Image, bool, error) {
-	spec := storage.PutImageSpec{Name: f.source.Name, ManifestDigest: f.source.ManifestDigest, Manifest: f.source.Manifest,
-		ConfigDigest: f.source.ConfigDigest, Config: f.source.Config}
 	tmp, err := os.MkdirTemp("", "bootc-filtered-")
 	if err != nil {
 		return nil, false, err
 	}
 	defer os.RemoveAll(tmp)
+	var layers []storage.PutLayer
 	for i, sl := range f.source.Layers {
-		pl := storage.PutLayer{Digest: sl.Digest, DiffID: sl.DiffID}
+		pl := storage.PutLayer{CompressedDigest: sl.Digest, DiffID: sl.DiffID}
 		commit := f.Import.LayerCommits[i]
 		ts, err := importer.LayerTarSplit(ctx, repo, commit)
 		if errors.Is(err, importer.ErrNoTarSplit) {
-			// Imported by upstream bootc or the ostree CLI: the store can only reuse a layer
-			// it already has.
-			spec.Layers = append(spec.Layers, pl)
+			// Imported by upstream bootc or the ostree CLI, or an ostree-native base layer:
+			// the store can only reuse a layer it already has.
+			layers = append(layers, pl)
 			continue
 		} else if err != nil {
 			return nil, false, fmt.Errorf("layer %s: %w", sl.Digest, err)
@@ -268,9 +260,17 @@ func KeepInStore(ctx context.Context, store *storage.Store, repo *ostree.Repo, f
 			}
 			return "", fmt.Errorf("%s is not in the repository's layer commit %s", name, commit)
 		}
-		spec.Layers = append(spec.Layers, pl)
+		layers = append(layers, pl)
 	}
-	return store.PutImage(ctx, spec)
+	spec := storage.PutImageSpec{Name: f.source.Name, Source: f.source.Reference, Manifest: f.source.Manifest,
+		ListManifest: f.source.ListManifest, Config: f.source.Config, Signatures: f.source.Signatures, Layers: layers}
+	img, st, err := store.PutImage(ctx, spec)
+	if err != nil {
+		return nil, false, err
+	}
+	store.Logger().Debug().Str("image", spec.Name).Int("layersCreated", st.LayersCreated).Int("layersReused", st.LayersReused).
+		Int("filesLinked", st.FilesLinked).Int("filesCopied", st.FilesCopied).Msg("kept in containers-storage")
+	return img, st.ImageCreated, nil
 }
 
 // sameFilesystem reports whether a and b (or, for a missing a, its nearest existing

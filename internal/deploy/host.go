@@ -325,7 +325,7 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		// The store keeps what the host runs, for podman (its files hardlinks of the
 		// repository's objects); the deployment does not need it.
 		if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
-			store.Log().Warn().Err(err).Str("image", target.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
+			store.Logger().Warn().Err(err).Str("image", target.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
 		}
 	}
 	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}

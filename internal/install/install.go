@@ -498,7 +498,7 @@ func (in *installer) writeAleph(root string, f *deploy.Fetched) error {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	a := map[string]any{
-		"digest":       f.Image.ManifestDigest.String(),
+		"digest":       f.ManifestDigest,
 		"target-image": in.opts.Target.Imgref.Name,
 		"kernel":       unix.ByteSliceToString(uts.Release[:]),
 		"selinux":      "disabled",
@@ -508,7 +508,7 @@ func (in *installer) writeAleph(root string, f *deploy.Fetched) error {
 	if !strings.HasPrefix(in.opts.Source.Imgref.Name, "/tmp") {
 		a["image"] = in.opts.Source.Imgref.Name
 	}
-	if c := f.Image.OCIConfig; c != nil {
+	if c := f.Config; c != nil {
 		if len(c.Config.Labels) > 0 {
 			a["labels"] = c.Config.Labels
 			if v := c.Config.Labels["org.opencontainers.image.version"]; v != "" {

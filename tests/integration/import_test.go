@@ -149,7 +149,12 @@ func TestDerivedImageFromPodmanStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseName := base.Image.Names[0]
+	// The store keeps what is deployed (rebuilt from the repository): podman builds on it.
+	stored, _, err := deploy.KeepInStore(ctx, e.store, e.repo, base, importer.DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseName := stored.Names[0]
 
 	ctxDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ctxDir, "derived.conf"), []byte("derived\n"), 0o644); err != nil {
@@ -172,11 +177,14 @@ func TestDerivedImageFromPodmanStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := derived.Image.Report; r == nil || !r.InPlace || r.BytesFetched != 0 {
+	if r := derived.Report; !r.InPlace || r.BytesFetched != 0 || r.LayersFetched != 0 {
 		t.Fatalf("containers-storage image was not read in place: %+v", r)
 	}
 	if got := countLayers(t, e.root); got != layersBefore+1 {
 		t.Fatalf("import stored %d more layers in the store", got-layersBefore-1)
+	}
+	if derived.Report.LayersFromStore != 1 {
+		t.Errorf("derived layer: %d layers imported from the store, want 1", derived.Report.LayersFromStore)
 	}
 	if derived.Import.Reused != 3 || derived.Import.Imported != 1 {
 		t.Fatalf("derived import: %d layers reused, %d imported; want 3 and 1", derived.Import.Reused, derived.Import.Imported)
