@@ -16,11 +16,6 @@ var (
 	ErrInsecurePolicy = errors.New("signature policy does not require signatures")
 	// ErrImageNotFound: no image with that name or ID is in the store.
 	ErrImageNotFound = errors.New("image not found")
-	// ErrDigestMismatch: a blob's content does not have the digest it was fetched by.
-	ErrDigestMismatch = errors.New("digest mismatch")
-	// ErrNotRebuildable: PutImage lacks what it needs to make a layer from local files (no
-	// tar-split, or a file whose content is not at hand).
-	ErrNotRebuildable = errors.New("layer cannot be rebuilt from local files")
 	// ErrClosed: the Store was used after Close.
 	ErrClosed = errors.New("store is closed")
 )
