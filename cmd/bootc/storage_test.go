@@ -98,8 +98,12 @@ func TestUpdateFetchesOnlyTheNewLayer(t *testing.T) {
 		h.bootc(t, "switch", r.name("v1"))
 		podmanReset(t, h.storage)
 		r.reg.Counter.Reset()
-		h.bootc(t, "switch", r.name("v2"))
+		out, _ := h.bootc(t, "switch", r.name("v2"))
 		checkUpdateBytes(t, r, v1, v2)
+		newLayer := v2.Layers[len(v2.Layers)-1]
+		if want := "Fetched 1 layers (" + strconv.FormatInt(newLayer.Size, 10) + " B), 0 from containers-storage, 2 already present"; !strings.Contains(out, want) {
+			t.Errorf("switch output does not say %q:\n%s", want, out)
+		}
 	})
 }
 

@@ -159,12 +159,12 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 					mu.Lock()
 					f.Report.LayersFetched++
 					mu.Unlock()
-					var last int64
+					var done int64
 					return src.OpenLayer(ctx, i, func(n int64) {
-						fetched.Add(n - last)
-						last = n
+						fetched.Add(n)
+						done += n
 						mu.Lock()
-						rep.Bytes(sub, uint64(n), uint64(max(sl.Size, 0)))
+						rep.Bytes(sub, uint64(done), uint64(max(sl.Size, 0)))
 						mu.Unlock()
 					})
 				},
