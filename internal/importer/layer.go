@@ -115,12 +115,13 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 	order := make(chan *job, queueDepth)
 	work := make(chan *job, queueDepth)
 	ad := newAdopter(repo, opts.AdoptDir)
+	batch := repo.NewObjectBatch()
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeFiles(ctx, repo, ad, work)
+			writeFiles(ctx, batch, ad, work)
 		}()
 	}
 	parseErr := make(chan error, 1)
@@ -146,6 +147,12 @@ func ImportLayer(ctx context.Context, repo *ostree.Repo, r io.Reader, opts Layer
 	err := <-parseErr
 	if err == nil {
 		err = treeErr
+	}
+	if err == nil {
+		// The layer's objects become objects once all are on disk.
+		err = batch.Publish()
+	} else {
+		batch.Discard()
 	}
 	var commit string
 	if err == nil {
@@ -343,8 +350,9 @@ func newJob(hdr *tarstream.Header, rules PathRules) (*job, error) {
 	return j, nil
 }
 
-// writeFiles is a writer goroutine: it writes file objects and reports their checksums.
-func writeFiles(ctx context.Context, repo *ostree.Repo, ad *adopter, work <-chan *job) {
+// writeFiles is a writer goroutine: it writes file objects (into batch, published when the
+// layer is complete) and reports their checksums.
+func writeFiles(ctx context.Context, batch *ostree.ObjectBatch, ad *adopter, work <-chan *job) {
 	for j := range work {
 		if ad != nil {
 			csum, err := ad.write(ctx, j)
@@ -358,7 +366,7 @@ func writeFiles(ctx context.Context, repo *ostree.Repo, ad *adopter, work <-chan
 		} else {
 			rd = j.sum.tee(&chunkReader{ctx: ctx, ch: j.chunks})
 		}
-		csum, err := repo.WriteRegfile(ctx, j.meta, j.size, rd)
+		csum, err := batch.WriteRegfile(ctx, j.meta, j.size, rd)
 		j.sum.close()
 		if j.small != nil {
 			smallPool.Put(j.small)
