@@ -100,8 +100,10 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		return nil, nil, err
 	}
 	storageRoot := g.StorageRoot
+	viaSysroot := false
 	if storageRoot == "" && d.env(storage.EnvStorageRoot) == "" {
 		storageRoot = defaultStoreRoot(g, path, sr)
+		viaSysroot = g.Sysroot == "" && storageRoot != ""
 	}
 	runDir := d.RunDir
 	if runDir == "" {
@@ -112,7 +114,14 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		Import: importer.Options{Rules: importer.DefaultRules()},
 		Pull:   storage.PullOptions{},
 		Store: func(ctx context.Context) (*storage.Store, error) {
-			return storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
+			s, err := storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
+			if err != nil && viaSysroot && errors.Is(err, unix.EROFS) {
+				// /sysroot not writable here: the host's store by its usual path (its
+				// files are then copies of the repository's, not links).
+				d.Log.Debug().Err(err).Msg("opening the store through /sysroot")
+				return storage.Open(ctx, storage.Options{Log: d.Log})
+			}
+			return s, err
 		},
 		OnLockWait: func() {
 			fmt.Fprintln(d.Err, "Waiting for the sysroot lock: another bootc or ostree process is changing the system...")
@@ -145,11 +154,7 @@ func defaultStoreRoot(g *Globals, path string, sr *ostree.Sysroot) string {
 		unix.Stat("/var", &viaVar) != nil || viaSysroot.Dev != viaVar.Dev || viaSysroot.Ino != viaVar.Ino {
 		return ""
 	}
-	root := storage.SysrootStoreRoot("/sysroot", stateroot)
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return ""
-	}
-	return root
+	return storage.SysrootStoreRoot("/sysroot", stateroot)
 }
 
 // sysrootStateroot is the stateroot new deployments of sr go to: the booted one's, else
