@@ -143,10 +143,21 @@ func storeOptions(o Options, conf types.StoreOptions, env string, euid int, xdgR
 	return res, confRoot, nil
 }
 
-// sameDir reports whether a and b name one existing directory.
+// sameDir reports whether a and b name one directory: the same inode, or, where they do not
+// exist yet, the same names below one existing directory.
 func sameDir(a, b string) bool {
-	var sa, sb unix.Stat_t
-	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	for {
+		var sa, sb unix.Stat_t
+		ea, eb := unix.Stat(a, &sa) == nil, unix.Stat(b, &sb) == nil
+		if ea && eb {
+			return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+		}
+		if filepath.Base(a) != filepath.Base(b) || a == "/" || b == "/" {
+			return false
+		}
+		a, b = filepath.Dir(a), filepath.Dir(b)
+	}
 }
 
 // DerivedRunRoot returns the run root Open uses for graphRoot when it is not storage.conf's

@@ -222,3 +222,28 @@ func TestClosedContext(t *testing.T) {
 		t.Errorf("Open with a cancelled context: %v", err)
 	}
 }
+
+func TestSameDir(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "var")
+	link := filepath.Join(root, "sysroot-var")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{real, link, true},
+		{real + "/lib/containers/storage", link + "/lib/containers/storage", true}, // not there yet
+		{real + "/lib/containers/storage", link + "/lib/other/storage", false},
+		{real, root, false},
+	} {
+		if got := sameDir(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameDir(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
