@@ -22,6 +22,7 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage/pkg/configfile"
+	sttypes "go.podman.io/storage/types"
 )
 
 // DefaultMaxParallelDownloads is the number of blobs fetched concurrently when
@@ -78,6 +79,34 @@ type PullOptions struct {
 	Architecture string
 	// UserAgent is sent to registries. Empty: "bootc/<version of this binary>".
 	UserAgent string
+	// SourceStore, if set, is the store specification ("[driver@graphroot+runroot]") a
+	// containers-storage: Source naming no store is read in: the host's podman store (see
+	// HostStoreSpec) when the store opened is another one (an offline sysroot's cache).
+	SourceStore string
+}
+
+// source returns o.Source with SourceStore applied.
+func (o *PullOptions) source() string {
+	rest, ok := strings.CutPrefix(o.Source, storageTransportName+":")
+	if !ok || o.SourceStore == "" || strings.HasPrefix(rest, "[") {
+		return o.Source
+	}
+	return storageTransportName + ":" + o.SourceStore + rest
+}
+
+// HostStoreSpec is the store specification of the host's store as storage.conf
+// configures it ("[overlay@/var/lib/containers/storage+/run/containers/storage]"), for
+// PullOptions.SourceStore.
+func HostStoreSpec() (string, error) {
+	conf, err := sttypes.LoadStoreOptions(sttypes.LoadOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading storage.conf: %w", err)
+	}
+	driver := conf.GraphDriverName
+	if driver == "" {
+		driver = "overlay"
+	}
+	return "[" + driver + "@" + conf.GraphRoot + "+" + conf.RunRoot + "]", nil
 }
 
 // architecture returns the requested architecture.
@@ -237,7 +266,7 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	src, err := s.resolveSource(ctx, o.Source)
+	src, err := s.resolveSource(ctx, o.source())
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func (s *Store) OpenSource(ctx context.Context, o PullOptions) (_ *Source, retEr
 			return nil, err
 		}
 	}
-	rs, err := s.resolveSource(ctx, o.Source)
+	rs, err := s.resolveSource(ctx, o.source())
 	if err != nil {
 		return nil, err
 	}

@@ -101,9 +101,21 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 	}
 	storageRoot := g.StorageRoot
 	viaSysroot := false
+	var pull storage.PullOptions
 	if storageRoot == "" && d.env(storage.EnvStorageRoot) == "" {
 		storageRoot = defaultStoreRoot(g, path, sr)
 		viaSysroot = g.Sysroot == "" && storageRoot != ""
+		if g.Sysroot != "" {
+			// The cache is the sysroot's; a containers-storage: image is still podman's.
+			spec, err := storage.HostStoreSpec()
+			if err != nil {
+				_ = sinks.Close()
+				repo.Close()
+				sr.Close()
+				return nil, nil, err
+			}
+			pull.SourceStore = spec
+		}
 	}
 	runDir := d.RunDir
 	if runDir == "" {
@@ -112,7 +124,7 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 	h := &deploy.Host{
 		Sysroot: sr, Repo: repo, Out: d.Out, RunDir: runDir, Progress: sinks.Reporter,
 		Import: importer.Options{Rules: importer.DefaultRules()},
-		Pull:   storage.PullOptions{},
+		Pull:   pull,
 		Store: func(ctx context.Context) (*storage.Store, error) {
 			s, err := storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
 			if err != nil && viaSysroot && errors.Is(err, unix.EROFS) {

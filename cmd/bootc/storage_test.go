@@ -314,3 +314,46 @@ func TestCorruptStoreLayerFetchedAgain(t *testing.T) {
 	}
 	h.fsck(t)
 }
+
+// TestSysrootCacheAndPodmanSource switches an offline sysroot (no --storage-root) to an
+// image of the host's podman store (storage.conf's, here a temporary one): the image is read
+// from that store (not from the sysroot's cache, where it is not), and the sysroot's own
+// cache (its stateroot's /var/lib/containers/storage) then holds it, its files hardlinked
+// with the repository's.
+func TestSysrootCacheAndPodmanSource(t *testing.T) {
+	h := newTestHost(t)
+	work := t.TempDir()
+	graph, run := filepath.Join(work, "host-storage"), filepath.Join(work, "host-run")
+	conf := filepath.Join(work, "storage.conf")
+	if err := os.WriteFile(conf, []byte("[storage]\ndriver = \"overlay\"\ngraphroot = \""+graph+"\"\nrunroot = \""+run+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTAINERS_STORAGE_CONF", conf)
+	t.Cleanup(func() { removeStore(t, graph); removeStore(t, run) })
+	layout := filepath.Join(work, "oci")
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"),
+		{dir("usr"), dir("usr/share"), {Path: "usr/share/podman-built", Mode: 0o644, Content: []byte("built\n")}}},
+		Labels: map[string]string{"containers.bootc": "1"}}
+	if out, err := exec.Command("skopeo", "copy", "--quiet", "oci:"+writeOCI(t, layout, "v1", spec),
+		"containers-storage:[overlay@"+graph+"+"+run+"]localhost/mine:v1").CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy: %v\n%s", err, out)
+	}
+	removeMounts(t, graph)
+	cache := storage.SysrootStoreRoot(h.sysroot, "default")
+	t.Cleanup(func() { removeStore(t, cache) })
+	code, out, errs := runBootc(t, "--sysroot", h.sysroot, "switch", "--transport", "containers-storage", "localhost/mine:v1")
+	if code != 0 {
+		t.Fatalf("switch: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "Fetched 2 layers (") {
+		t.Errorf("switch output:\n%s", out)
+	}
+	marks, _ := filepath.Glob(filepath.Join(cache, "overlay/*/diff/usr/share/podman-built"))
+	if len(marks) != 1 {
+		t.Fatalf("the sysroot's cache does not hold the image's layer: %v", marks)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(marks[0], &st); err != nil || st.Nlink < 2 {
+		t.Errorf("%s: %d links, want it shared with the repository (err %v)", marks[0], st.Nlink, err)
+	}
+}
