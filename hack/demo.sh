@@ -59,9 +59,12 @@ trap 'exit 130' INT TERM
 # remove_store removes the containers-storage store bootc pulled into ($work/storage) and
 # the run root bootc derives for it (/run/bootc/storage-<first 16 hex of sha256(path)>).
 remove_store() {
-  local h
+  local h s
   h=$(printf '%s' "$work/storage" | sha256sum | cut -c1-16)
   rm -rf --one-file-system "$work/storage" "/run/bootc/storage-$h"
+  # The run root of the installed system's store, which the offline switch used.
+  s=$(printf '%s' "$mnt/ostree/deploy/default/var/lib/containers/storage" | sha256sum | cut -c1-16)
+  rm -rf "/run/bootc/storage-$s"
 }
 
 # --- 1. images ---
@@ -121,7 +124,8 @@ show "$bootc" --sysroot "$mnt" status --format humanreadable
 
 # --- 4. offline switch ---
 step "Switching the disk to v2 offline: the new deployment is made now, /etc merged in-process"
-show "$bootc" --storage-root "$work/storage" --sysroot "$mnt" switch --transport oci "$layout:v2"
+info "the installed system's own store and repo are used: only v2's new layer is read"
+show "$bootc" --sysroot "$mnt" switch --transport oci "$layout:v2"
 remove_store
 step "bootc status after the switch (v2 boots next, v1 is the rollback)"
 show "$bootc" --sysroot "$mnt" status --format humanreadable
