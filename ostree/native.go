@@ -82,22 +82,11 @@ func (r *Repo) WriteRegfileExpected(ctx context.Context, expected string, meta R
 		if w == nil {
 			return failed(ctx, "", cerr)
 		}
-		defer C.g_object_unref(C.gpointer(w))
-		err := copyChunks(rd, size, buf, func(chunk []byte) error {
-			var cerr *C.GError
-			if C.bootc_content_writer_write(w, bufPtr(chunk), C.gsize(len(chunk)), c, &cerr) == 0 {
-				return failed(ctx, "", cerr)
-			}
-			return nil
-		})
+		got, err := streamContent(ctx, w, c, rd, size, buf)
 		if err != nil {
 			return err
 		}
-		csum := C.bootc_content_writer_finish(w, c, &cerr)
-		if csum == nil {
-			return failed(ctx, "", cerr)
-		}
-		if got := takeString(csum); got != expected {
+		if got != expected {
 			return fmt.Errorf("content has checksum %s", got)
 		}
 		return nil

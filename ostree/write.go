@@ -94,28 +94,36 @@ func (r *Repo) WriteRegfile(ctx context.Context, meta FileMeta, size int64, rd i
 		if w == nil {
 			return failed(ctx, "", cerr)
 		}
-		defer C.g_object_unref(C.gpointer(w))
-		err := copyChunks(rd, size, buf, func(chunk []byte) error {
-			var cerr *C.GError
-			if C.bootc_content_writer_write(w, bufPtr(chunk), C.gsize(len(chunk)), c, &cerr) == 0 {
-				return failed(ctx, "", cerr)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		csum := C.bootc_content_writer_finish(w, c, &cerr)
-		if csum == nil {
-			return failed(ctx, "", cerr)
-		}
-		out = takeString(csum)
-		return nil
+		var err error
+		out, err = streamContent(ctx, w, c, rd, size, buf)
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("writing file object: %w", err)
 	}
 	return out, nil
+}
+
+// streamContent writes size bytes of rd through buf into the content writer w (which it
+// releases) and returns the object's checksum.
+func streamContent(ctx context.Context, w *C.OstreeContentWriter, c *C.GCancellable, rd io.Reader, size int64, buf []byte) (string, error) {
+	defer C.g_object_unref(C.gpointer(w))
+	err := copyChunks(rd, size, buf, func(chunk []byte) error {
+		var cerr *C.GError
+		if C.bootc_content_writer_write(w, bufPtr(chunk), C.gsize(len(chunk)), c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	var cerr *C.GError
+	csum := C.bootc_content_writer_finish(w, c, &cerr)
+	if csum == nil {
+		return "", failed(ctx, "", cerr)
+	}
+	return takeString(csum), nil
 }
 
 // copyChunks reads exactly size bytes of rd through buf, handing each chunk to write, and
