@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,26 @@ type scenario struct {
 	n      int
 	last   *boot
 	mntDir string
+}
+
+// fetchedLine is bootc's summary of where an update's layers came from.
+var fetchedLine = regexp.MustCompile(`Fetched (\d+) layers \(([^)]*)\), (\d+) from containers-storage, (\d+) already present`)
+
+// expectLayersReused checks that the boot's bootc switch or upgrade reused the layers the
+// installed system already had (the repository holds them since install): none is fetched
+// again, only the new image's own layers.
+func (sc *scenario) expectLayersReused(res result, what string) {
+	sc.t.Helper()
+	for _, l := range res.r.steps {
+		if m := fetchedLine.FindStringSubmatch(l); m != nil {
+			sc.tm.add("%s: %s", what, strings.TrimSpace(m[0]))
+			if m[4] == "0" {
+				sc.fatalf("%s reused no layer: %s", what, l)
+			}
+			return
+		}
+	}
+	sc.fatalf("%s: no %q line in the steps' output", what, "Fetched N layers")
 }
 
 // result is what one boot left: its console and the files step.sh saved.
@@ -398,6 +419,7 @@ func TestBootScenario(t *testing.T) {
 	if got := hs.Status.Staged.ref(); got != "oci:"+stable {
 		sc.fatalf("staged image %q, want oci:%s", got, stable)
 	}
+	sc.expectLayersReused(res, "the first switch after install")
 	ds := sc.onDisk(localConf, "etc/hosts", "etc/bootc-test.conf")
 	sc.expectDiskVersions(ds, "the switch", "2", "1")
 	if !strings.HasSuffix(ds.deployments[0].origin, "oci:"+stable) {
