@@ -337,6 +337,18 @@ bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth, gint
 }
 
 gboolean
+bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned, guint64 *out_size,
+                          GCancellable *c, GError **error)
+{
+  /* As ostree_sysroot_cleanup does: every ref (depth 0) and every deployment's commit is
+   * reachable, whether or not the deployment refs (ostree/B/S/N) exist. */
+  g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  OstreeRepoPruneOptions opts = { .flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY,
+                                  .reachable = reachable };
+  return ostree_sysroot_cleanup_prune_repo (s, &opts, out_total, out_pruned, out_size, c, error);
+}
+
+gboolean
 bootc_repo_checkout (OstreeRepo *repo, const char *rev, const char *dest, const char *subpath,
                      gboolean user_mode, int overwrite_mode, gboolean process_whiteouts,
                      gboolean force_copy, gboolean no_copy_fallback, GCancellable *c,

@@ -87,6 +87,8 @@ gboolean bootc_repo_set_ref (OstreeRepo *repo, const char *ref, const char *chec
                              GCancellable *c, GError **error);
 /* list_refs returns a NULL-terminated array alternating ref, checksum; g_strfreev it. */
 char **bootc_repo_list_refs (OstreeRepo *repo, const char *prefix, GCancellable *c, GError **error);
+gboolean bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned,
+                                   guint64 *out_size, GCancellable *c, GError **error);
 gboolean bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth,
                            gint *out_total, gint *out_pruned, guint64 *out_size,
                            GCancellable *c, GError **error);
