@@ -45,12 +45,17 @@ func writeSimpleCommit(t *testing.T, repo *ostree.Repo, ref string, files map[st
 			dir, base := filepath.Split(name)
 			node := root
 			if dir != "" {
-				sub, err := root.EnsureDirs(strings.Split(strings.Trim(dir, "/"), "/"), dm)
-				if err != nil {
-					return err
+				for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+					sub, err := node.EnsureDir(part)
+					if err != nil {
+						return err
+					}
+					defer sub.Close()
+					if err := sub.SetMetadataChecksum(dm); err != nil {
+						return err
+					}
+					node = sub
 				}
-				defer sub.Close()
-				node = sub
 			}
 			fc, err := repo.WriteRegfileBytes(ctx, ostree.FileMeta{Mode: 0o644}, []byte(content))
 			if err != nil {
@@ -341,14 +346,14 @@ func TestMutableTreeAndCheckout(t *testing.T) {
 	if err != nil || file != "" || dir == nil {
 		t.Fatalf("Lookup(dir) = %q %v %v", file, dir, err)
 	}
-	if got := dir.Files(); len(got) != 1 || got["inner"] == "" {
+	if got, err := dir.Files(); err != nil || len(got) != 1 || got["inner"] == "" {
 		t.Fatalf("dir files: %v", got)
 	}
 	dir.Close()
 	if _, _, err := mt.Lookup("missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("want fs.ErrNotExist, got %v", err)
 	}
-	if got := mt.Subdirs(); !reflect.DeepEqual(got, []string{"dir"}) {
+	if got, err := mt.Subdirs(); err != nil || !reflect.DeepEqual(got, []string{"dir"}) {
 		t.Fatalf("Subdirs = %v", got)
 	}
 

@@ -410,20 +410,6 @@ path_array (const char *const *path, gsize n)
 }
 
 OstreeMutableTree *
-bootc_mtree_ensure_parent_dirs (OstreeMutableTree *t, const char *const *path, gsize n,
-                                const char *metadata_checksum, GError **error)
-{
-  /* ostree_mutable_tree_ensure_parent_dirs treats the last element as a file name and
-   * creates only its parents, so append a dummy element to create every component. */
-  g_autoptr(GPtrArray) arr = path_array (path, n);
-  g_ptr_array_add (arr, (gpointer) "");
-  OstreeMutableTree *out = NULL;
-  if (!ostree_mutable_tree_ensure_parent_dirs (t, arr, metadata_checksum, &out, error))
-    return NULL;
-  return out;
-}
-
-OstreeMutableTree *
 bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n, GError **error)
 {
   if (n == 0)
@@ -446,9 +432,13 @@ bootc_mtree_lookup (OstreeMutableTree *t, const char *name, char **out_file,
 }
 
 char **
-bootc_mtree_list (OstreeMutableTree *t, gboolean dirs)
+bootc_mtree_list (OstreeMutableTree *t, gboolean dirs, GError **error)
 {
+  /* A lazily loaded node whose dirtree cannot be read returns empty tables here and keeps
+   * the error in the tree: check it, or a directory that cannot be read looks empty. */
   GHashTable *h = dirs ? ostree_mutable_tree_get_subdirs (t) : ostree_mutable_tree_get_files (t);
+  if (!ostree_mutable_tree_check_error (t, error))
+    return NULL;
   GPtrArray *out = g_ptr_array_new ();
   GHashTableIter it;
   gpointer k, v;

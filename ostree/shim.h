@@ -103,14 +103,11 @@ char *bootc_repo_config_get (OstreeRepo *repo, const char *group, const char *ke
 /* Mutable tree */
 OstreeMutableTree *bootc_mtree_from_commit (OstreeRepo *repo, const char *rev, GError **error);
 OstreeMutableTree *bootc_mtree_ensure_dir (OstreeMutableTree *t, const char *name, GError **error);
-OstreeMutableTree *bootc_mtree_ensure_parent_dirs (OstreeMutableTree *t, const char *const *path,
-                                                   gsize n, const char *metadata_checksum,
-                                                   GError **error);
 OstreeMutableTree *bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n,
                                      GError **error);
 gboolean bootc_mtree_lookup (OstreeMutableTree *t, const char *name, char **out_file,
                              OstreeMutableTree **out_subdir, GError **error);
-char **bootc_mtree_list (OstreeMutableTree *t, gboolean dirs);
+char **bootc_mtree_list (OstreeMutableTree *t, gboolean dirs, GError **error);
 
 /* Sysroot */
 OstreeSysroot *bootc_sysroot_new (const char *path);
