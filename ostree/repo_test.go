@@ -403,3 +403,41 @@ func TestRepoConfigAndClose(t *testing.T) {
 		t.Fatalf("want ErrClosed after Close, got %v", err)
 	}
 }
+
+// TestMetadataInvalidStrings is audit M3 and L2: GLib refuses strings that are not valid
+// UTF-8, and libostree then silently drops the key; a nil nested Metadata passed NULL into
+// the dictionary (a GLib-CRITICAL and a dropped key). Invalid strings are now an error
+// naming the key, and a nil nested Metadata is stored as an empty dictionary.
+func TestMetadataInvalidStrings(t *testing.T) {
+	repo := newArchiveRepo(t)
+	ctx := context.Background()
+	csum := writeSimpleCommit(t, repo, "", map[string]string{"a": "1"}, ostree.CommitOptions{})
+	for _, tc := range []struct {
+		name string
+		meta ostree.Metadata
+		want string
+	}{
+		{name: "string", meta: ostree.Metadata{"ok": "v", "bad": "caf\xe9"}, want: `metadata key "bad": string`},
+		{name: "string array", meta: ostree.Metadata{"bad": []string{"a", "\xff"}}, want: `metadata key "bad": string 1`},
+		{name: "key", meta: ostree.Metadata{"k\xff": "v"}, want: "is not valid UTF-8"},
+		{name: "nested", meta: ostree.Metadata{"n": ostree.Metadata{"bad": "\xfe"}}, want: `metadata key "n": metadata key "bad"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := repo.WriteDetachedMetadata(ctx, csum, tc.meta)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				d, _ := repo.ReadDetachedMetadata(ctx, csum)
+				t.Fatalf("WriteDetachedMetadata: %v, want an error containing %q (stored: %#v)", err, tc.want, d)
+			}
+		})
+	}
+	if err := repo.WriteDetachedMetadata(ctx, csum, ostree.Metadata{"n": ostree.Metadata(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := repo.ReadDetachedMetadata(ctx, csum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := d["n"].(ostree.Metadata); !ok || len(n) != 0 {
+		t.Fatalf("nested nil metadata read back as %#v", d)
+	}
+}

@@ -30,7 +30,9 @@ bootc_set_cancelled (GCancellable *c, GError **error)
 static GVariant *
 sink (GVariant *v)
 {
-  return g_variant_ref_sink (v);
+  /* g_variant_new_string and friends return NULL (after a GLib-CRITICAL) on input they
+   * refuse, such as invalid UTF-8: pass the NULL on for the caller to report. */
+  return v == NULL ? NULL : g_variant_ref_sink (v);
 }
 
 GVariant *bootc_variant_string (const char *s) { return sink (g_variant_new_string (s)); }
@@ -59,10 +61,13 @@ bootc_builder_new (const char *type)
   return g_variant_builder_new (G_VARIANT_TYPE (type));
 }
 
-void
+gboolean
 bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value)
 {
+  if (key == NULL || value == NULL || !g_utf8_validate (key, -1, NULL))
+    return FALSE;
   g_variant_builder_add (b, "{sv}", key, value);
+  return TRUE;
 }
 
 void
@@ -183,7 +188,8 @@ bootc_repo_write_dirmeta (OstreeRepo *repo, guint32 uid, guint32 gid, guint32 mo
   g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
   g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
   g_file_info_set_attribute_uint32 (info, "unix::mode", mode);
-  g_autoptr(GVariant) meta = g_variant_ref_sink (ostree_create_directory_metadata (info, xattrs));
+  /* ostree_create_directory_metadata returns a reference that is already sunk. */
+  g_autoptr(GVariant) meta = ostree_create_directory_metadata (info, xattrs);
   g_autofree guchar *csum = NULL;
   if (!ostree_repo_write_metadata (repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, meta, &csum, c, error))
     return NULL;

@@ -26,7 +26,7 @@ GVariant *bootc_variant_i32 (gint32 v);
 GVariant *bootc_variant_bool (gboolean v);
 GVariant *bootc_variant_strv (const char *const *strv, gssize n);
 GVariantBuilder *bootc_builder_new (const char *type);
-void bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value);
+gboolean bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value);
 void bootc_builder_add_xattr (GVariantBuilder *b, const char *name, const guint8 *value, gsize len);
 GVariant *bootc_builder_end (GVariantBuilder *b);
 const char *bootc_variant_type (GVariant *v);
