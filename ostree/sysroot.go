@@ -432,7 +432,8 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 				kargs = cstrv(opts.KernelArgs)
 				defer freeStrv(kargs)
 			}
-			merge := opts.Merge.cptr()
+			merge := opts.Merge.acquire()
+			defer unrefDeployment(merge)
 			if opts.Merge != nil && merge == nil {
 				return fmt.Errorf("merge deployment: %w", ErrClosed)
 			}
@@ -462,7 +463,9 @@ func (s *Sysroot) WriteDeployments(ctx context.Context, deps []*Deployment, opts
 		defer C.free(unsafe.Pointer(arr))
 		sl := unsafe.Slice(arr, len(deps)+1)
 		for i, d := range deps {
-			if sl[i] = d.cptr(); sl[i] == nil {
+			sl[i] = d.acquire()
+			defer unrefDeployment(sl[i])
+			if sl[i] == nil {
 				return fmt.Errorf("deployment %s.%d: %w", d.Checksum, d.Serial, ErrClosed)
 			}
 		}
@@ -529,10 +532,11 @@ func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFil
 	return s.doLoaded(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
 		data := cstr(origin.String())
 		defer freeC(data)
-		dp := d.cptr()
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.bootc_sysroot_write_origin(p, dp, data, c, &cerr)
 		runtime.KeepAlive(d)
@@ -546,10 +550,11 @@ func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFil
 // SetPinned pins or unpins d (pinned deployments are never removed by new deployments).
 func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
 	return s.doLoaded(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		dp := d.cptr()
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.ostree_sysroot_deployment_set_pinned(p, dp, gbool(pinned), &cerr)
 		runtime.KeepAlive(d)
@@ -563,10 +568,11 @@ func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
 // UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).
 func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state UnlockedState) error {
 	return s.doLoaded(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
-		dp := d.cptr()
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.ostree_sysroot_deployment_unlock(p, dp, state.c(), c, &cerr)
 		runtime.KeepAlive(d)
@@ -578,6 +584,13 @@ func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state Unl
 }
 
 // Repo opens the sysroot's repository (ostree/repo). The caller closes it.
+//
+// The Repo wraps the sysroot's own OstreeRepo, which libostree also uses inside the
+// Sysroot calls (DeployTree, StageTree, WriteDeployments, Cleanup, PrepareCleanup,
+// PruneRepo open transactions or take the repo lock on it), but the Repo's mutex is not the
+// Sysroot's. So the rule: no Repo transaction (WithTransaction, an import) may be open
+// while one of those Sysroot calls runs; bootc runs them one after the other under the
+// sysroot lock.
 func (s *Sysroot) Repo(ctx context.Context) (*Repo, error) {
 	var r *Repo
 	err := s.do(ctx, "opening repo of sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
