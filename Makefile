@@ -37,7 +37,8 @@ bench: deps
 # Each fuzz target runs for FUZZTIME (60s by default) with its committed seed corpus.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./internal/imgref:FuzzParse ./internal/imgref:FuzzEscape \
-	./internal/tarstream:FuzzReader ./internal/importer:FuzzImportLayer
+	./internal/tarstream:FuzzReader ./internal/importer:FuzzImportLayer \
+	./internal/importer:FuzzLayerPath
 fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
