@@ -251,7 +251,8 @@ func (t *Transaction) abort() error {
 		if C.ostree_repo_abort_transaction(p, nil, &cerr) == 0 {
 			return failed(nil, "aborting transaction in "+t.repo.path, cerr)
 		}
-		return nil
+		// Nothing of the discarded transaction stays in tmp/ (libostree keeps it).
+		return removeStagingDirs(t.repo.path)
 	})
 }
 
