@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -257,6 +258,10 @@ func genImage(dir string, sizeMiB int) (v1, v2 *storagetest.Image, err error) {
 		{Path: "usr/", Type: tar.TypeDir, Mode: 0o755}, {Path: "usr/lib/", Type: tar.TypeDir, Mode: 0o755},
 		{Path: "usr/lib/modules/", Type: tar.TypeDir, Mode: 0o755}, {Path: "usr/lib/modules/6.1.0/", Type: tar.TypeDir, Mode: 0o755},
 		{Path: "usr/lib/modules/6.1.0/vmlinuz", Mode: 0o644, Content: content(r, 8<<20)},
+		// Enough of an OS for libostree to deploy it (the kill trials deploy these images).
+		{Path: "usr/lib/os-release", Mode: 0o644, Content: []byte("ID=bench\nVERSION_ID=" + strconv.Itoa(sizeMiB) + "\n")},
+		{Path: "etc/", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "etc/hostname", Mode: 0o644, Content: []byte("bench\n")},
 	}
 	layers := [][]storagetest.File{
 		append(kernel, genLayer(r, "base", size*85/100)...),
