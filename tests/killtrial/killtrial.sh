@@ -84,8 +84,9 @@ for i in $(seq 1 "$KILLS"); do
   delay=$(python3 -c "import random; print(random.uniform(0.05, $FULL*1.1))")
   "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
   sleep "$delay"
-  if kill -0 $pid 2>/dev/null; then
-    p=$(phase); kill -KILL $pid; wait $pid 2>/dev/null || true
+  p=$(phase)
+  if kill -KILL $pid 2>/dev/null; then
+    wait $pid 2>/dev/null || true
     count[$p]=$((count[$p] + 1))
   else
     wait $pid || { echo "trial $i: ${cmd[*]} failed before the kill:"; cat "$W/run.log"; broken=$((broken + 1)); }
