@@ -81,7 +81,9 @@ for i in $(seq 1 "$KILLS"); do
     cmd=(switch --quiet --transport oci "$W/oci:img$next"); tracked=img$next
   fi
   LOADER0=$(readlink "$S/boot/loader"); NDEP0=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | wc -l)
-  delay=$(python3 -c "import random; print(random.uniform(0.05, $FULL*1.1))")
+  # Every third kill aims at the end of the run (deploy and prune are short).
+  lo=0.05; [ $((i % 3)) = 0 ] && lo=$(python3 -c "print($FULL*0.7)")
+  delay=$(python3 -c "import random; print(random.uniform($lo, $FULL*1.1))")
   "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
   sleep "$delay"
   p=$(phase)
