@@ -4,7 +4,7 @@ TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 GOFLAGS_TAGS := -tags "$(TAGS)"
 PKGS := ./...
 
-.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz demo e2e vagrant-box clean
+.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz killtrial demo e2e vagrant-box clean
 
 all: build
 
@@ -36,10 +36,19 @@ bench: deps build
 	$(GO) build $(GOFLAGS_TAGS) -o bin/bench ./tests/bench
 	bin/bench -bootc bin/bootc -images $(BENCH_IMAGES) -rounds $(BENCH_ROUNDS)
 
+# Kill trials (not part of make test; long): SIGKILL bootc switch/upgrade at random points of
+# pull, import, deploy and prune over a generated image, checking the host after each kill.
+KILL_MIB ?= 700
+KILLS ?= 50
+killtrial: deps build
+	$(GO) build $(GOFLAGS_TAGS) -o bin/bench ./tests/bench
+	KILL_MIB=$(KILL_MIB) KILLS=$(KILLS) tests/killtrial/killtrial.sh bin/bootc bin/bench
+
 # Each fuzz target runs for FUZZTIME (60s by default) with its committed seed corpus.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./internal/imgref:FuzzParse ./internal/imgref:FuzzEscape \
-	./internal/tarstream:FuzzReader ./internal/importer:FuzzImportLayer
+	./internal/tarstream:FuzzReader ./internal/importer:FuzzImportLayer \
+	./internal/importer:FuzzLayerPath
 fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \

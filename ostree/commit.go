@@ -6,7 +6,6 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"math/bits"
 	"time"
 )
 
@@ -110,10 +109,8 @@ func (r *Repo) ReadCommit(ctx context.Context, rev string) (*Commit, error) {
 		body := child(4)
 		out.Body = C.GoString(C.bootc_variant_get_string(body))
 		C.g_variant_unref(body)
-		ts := child(5)
-		// Stored big-endian; GUINT64_FROM_BE is a macro, so swap here (little-endian hosts).
-		out.Timestamp = time.Unix(int64(bits.ReverseBytes64(uint64(C.bootc_variant_get_u64(ts)))), 0).UTC()
-		C.g_variant_unref(ts)
+		// Stored big-endian: libostree's accessor converts on every host byte order.
+		out.Timestamp = time.Unix(int64(C.ostree_commit_get_timestamp(v)), 0).UTC()
 		rc := child(6)
 		out.RootContents = takeString(C.bootc_checksum_from_variant(rc))
 		C.g_variant_unref(rc)

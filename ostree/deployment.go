@@ -81,9 +81,13 @@ func (r *deploymentRef) release() {
 	}
 }
 
-func (r *deploymentRef) get() *C.OstreeDeployment {
+// acquire returns the C object with a reference of the caller's own (nil once released).
+func (r *deploymentRef) acquire() *C.OstreeDeployment {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ptr != nil {
+		C.g_object_ref(C.gpointer(r.ptr))
+	}
 	return r.ptr
 }
 
@@ -128,12 +132,21 @@ func (d *Deployment) Close() {
 	}
 }
 
-// ptr returns the C object; callers keep d alive until their C call returns.
-func (d *Deployment) cptr() *C.OstreeDeployment {
+// acquire returns the C object with a reference of its own, which the caller drops (with
+// unrefDeployment) once its C call returned: a Close from another goroutine in the
+// meantime cannot free the object under the call. It returns nil when d is nil or closed.
+func (d *Deployment) acquire() *C.OstreeDeployment {
 	if d == nil {
 		return nil
 	}
-	return d.ref.get()
+	return d.ref.acquire()
+}
+
+// unrefDeployment drops a reference taken by acquire (nil is allowed).
+func unrefDeployment(p *C.OstreeDeployment) {
+	if p != nil {
+		C.g_object_unref(C.gpointer(p))
+	}
 }
 
 // Equal reports whether d and o are the same deployment (stateroot, checksum, serial).

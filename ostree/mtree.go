@@ -150,30 +150,6 @@ func withPath(path []string, fn func(arr **C.char, n C.gsize) error) error {
 	return fn(arr, C.gsize(len(path)))
 }
 
-// EnsureDirs returns the directory at path (components relative to this directory),
-// creating missing directories with metadata metaChecksum.
-func (t *MutableTree) EnsureDirs(path []string, metaChecksum string) (*MutableTree, error) {
-	if err := t.check(); err != nil {
-		return nil, err
-	}
-	var out *MutableTree
-	err := withPath(path, func(arr **C.char, n C.gsize) error {
-		cm := cstr(metaChecksum)
-		defer freeC(cm)
-		var cerr *C.GError
-		sub := C.bootc_mtree_ensure_parent_dirs(t.ptr, arr, n, cm, &cerr)
-		if sub == nil {
-			return takeError(cerr)
-		}
-		out = &MutableTree{ptr: sub}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating directory %s: %w", strings.Join(path, "/"), err)
-	}
-	return out, nil
-}
-
 // Walk returns the existing directory at path (components relative to this directory).
 func (t *MutableTree) Walk(path []string) (*MutableTree, error) {
 	if err := t.check(); err != nil {
@@ -216,25 +192,38 @@ func (t *MutableTree) Lookup(name string) (fileChecksum string, dir *MutableTree
 	return takeString(file), nil, nil
 }
 
-// Files returns the files of this directory, name to content checksum.
-func (t *MutableTree) Files() map[string]string {
-	if t.check() != nil {
-		return nil
+// Files returns the files of this directory, name to content checksum. A directory whose
+// contents cannot be loaded from the repository (a missing dirtree object) is an error, not
+// an empty directory.
+func (t *MutableTree) Files() (map[string]string, error) {
+	if err := t.check(); err != nil {
+		return nil, err
 	}
-	kv := takeStrv(C.bootc_mtree_list(t.ptr, C.FALSE))
+	var cerr *C.GError
+	arr := C.bootc_mtree_list(t.ptr, C.FALSE, &cerr)
+	if arr == nil {
+		return nil, mtreeErr("listing files", cerr)
+	}
+	kv := takeStrv(arr)
 	m := make(map[string]string, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
-	return m
+	return m, nil
 }
 
-// Subdirs returns the names of this directory's subdirectories, sorted.
-func (t *MutableTree) Subdirs() []string {
-	if t.check() != nil {
-		return nil
+// Subdirs returns the names of this directory's subdirectories, sorted. A directory whose
+// contents cannot be loaded is an error.
+func (t *MutableTree) Subdirs() ([]string, error) {
+	if err := t.check(); err != nil {
+		return nil, err
 	}
-	names := takeStrv(C.bootc_mtree_list(t.ptr, C.TRUE))
+	var cerr *C.GError
+	arr := C.bootc_mtree_list(t.ptr, C.TRUE, &cerr)
+	if arr == nil {
+		return nil, mtreeErr("listing subdirectories", cerr)
+	}
+	names := takeStrv(arr)
 	sort.Strings(names)
-	return names
+	return names, nil
 }

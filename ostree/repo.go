@@ -217,11 +217,14 @@ func (t *Transaction) Commit(ctx context.Context) error {
 	}
 	t.done = true
 	err := t.repo.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// From here the commit is not cancellable: a cancel in the middle of the renames
+		// and ref updates would throw the import away with some refs already updated.
 		var cerr *C.GError
-		if C.ostree_repo_commit_transaction(p, nil, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
+		if C.ostree_repo_commit_transaction(p, nil, nil, &cerr) == 0 {
+			return failed(nil, "", cerr)
 		}
 		return nil
 	})
@@ -248,7 +251,8 @@ func (t *Transaction) abort() error {
 		if C.ostree_repo_abort_transaction(p, nil, &cerr) == 0 {
 			return failed(nil, "aborting transaction in "+t.repo.path, cerr)
 		}
-		return nil
+		// Nothing of the discarded transaction stays in tmp/ (libostree keeps it).
+		return removeStagingDirs(t.repo.path)
 	})
 }
 

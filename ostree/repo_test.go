@@ -45,12 +45,17 @@ func writeSimpleCommit(t *testing.T, repo *ostree.Repo, ref string, files map[st
 			dir, base := filepath.Split(name)
 			node := root
 			if dir != "" {
-				sub, err := root.EnsureDirs(strings.Split(strings.Trim(dir, "/"), "/"), dm)
-				if err != nil {
-					return err
+				for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+					sub, err := node.EnsureDir(part)
+					if err != nil {
+						return err
+					}
+					defer sub.Close()
+					if err := sub.SetMetadataChecksum(dm); err != nil {
+						return err
+					}
+					node = sub
 				}
-				defer sub.Close()
-				node = sub
 			}
 			fc, err := repo.WriteRegfileBytes(ctx, ostree.FileMeta{Mode: 0o644}, []byte(content))
 			if err != nil {
@@ -341,14 +346,14 @@ func TestMutableTreeAndCheckout(t *testing.T) {
 	if err != nil || file != "" || dir == nil {
 		t.Fatalf("Lookup(dir) = %q %v %v", file, dir, err)
 	}
-	if got := dir.Files(); len(got) != 1 || got["inner"] == "" {
+	if got, err := dir.Files(); err != nil || len(got) != 1 || got["inner"] == "" {
 		t.Fatalf("dir files: %v", got)
 	}
 	dir.Close()
 	if _, _, err := mt.Lookup("missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("want fs.ErrNotExist, got %v", err)
 	}
-	if got := mt.Subdirs(); !reflect.DeepEqual(got, []string{"dir"}) {
+	if got, err := mt.Subdirs(); err != nil || !reflect.DeepEqual(got, []string{"dir"}) {
 		t.Fatalf("Subdirs = %v", got)
 	}
 
@@ -396,5 +401,43 @@ func TestRepoConfigAndClose(t *testing.T) {
 	reopened.Close() // idempotent
 	if _, err := reopened.ListRefs(context.Background(), ""); !errors.Is(err, ostree.ErrClosed) {
 		t.Fatalf("want ErrClosed after Close, got %v", err)
+	}
+}
+
+// TestMetadataInvalidStrings is audit M3 and L2: GLib refuses strings that are not valid
+// UTF-8, and libostree then silently drops the key; a nil nested Metadata passed NULL into
+// the dictionary (a GLib-CRITICAL and a dropped key). Invalid strings are now an error
+// naming the key, and a nil nested Metadata is stored as an empty dictionary.
+func TestMetadataInvalidStrings(t *testing.T) {
+	repo := newArchiveRepo(t)
+	ctx := context.Background()
+	csum := writeSimpleCommit(t, repo, "", map[string]string{"a": "1"}, ostree.CommitOptions{})
+	for _, tc := range []struct {
+		name string
+		meta ostree.Metadata
+		want string
+	}{
+		{name: "string", meta: ostree.Metadata{"ok": "v", "bad": "caf\xe9"}, want: `metadata key "bad": string`},
+		{name: "string array", meta: ostree.Metadata{"bad": []string{"a", "\xff"}}, want: `metadata key "bad": string 1`},
+		{name: "key", meta: ostree.Metadata{"k\xff": "v"}, want: "is not valid UTF-8"},
+		{name: "nested", meta: ostree.Metadata{"n": ostree.Metadata{"bad": "\xfe"}}, want: `metadata key "n": metadata key "bad"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := repo.WriteDetachedMetadata(ctx, csum, tc.meta)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				d, _ := repo.ReadDetachedMetadata(ctx, csum)
+				t.Fatalf("WriteDetachedMetadata: %v, want an error containing %q (stored: %#v)", err, tc.want, d)
+			}
+		})
+	}
+	if err := repo.WriteDetachedMetadata(ctx, csum, ostree.Metadata{"n": ostree.Metadata(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := repo.ReadDetachedMetadata(ctx, csum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := d["n"].(ostree.Metadata); !ok || len(n) != 0 {
+		t.Fatalf("nested nil metadata read back as %#v", d)
 	}
 }

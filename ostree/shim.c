@@ -30,7 +30,9 @@ bootc_set_cancelled (GCancellable *c, GError **error)
 static GVariant *
 sink (GVariant *v)
 {
-  return g_variant_ref_sink (v);
+  /* g_variant_new_string and friends return NULL (after a GLib-CRITICAL) on input they
+   * refuse, such as invalid UTF-8: pass the NULL on for the caller to report. */
+  return v == NULL ? NULL : g_variant_ref_sink (v);
 }
 
 GVariant *bootc_variant_string (const char *s) { return sink (g_variant_new_string (s)); }
@@ -59,10 +61,13 @@ bootc_builder_new (const char *type)
   return g_variant_builder_new (G_VARIANT_TYPE (type));
 }
 
-void
+gboolean
 bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value)
 {
+  if (key == NULL || value == NULL || !g_utf8_validate (key, -1, NULL))
+    return FALSE;
   g_variant_builder_add (b, "{sv}", key, value);
+  return TRUE;
 }
 
 void
@@ -183,7 +188,8 @@ bootc_repo_write_dirmeta (OstreeRepo *repo, guint32 uid, guint32 gid, guint32 mo
   g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
   g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
   g_file_info_set_attribute_uint32 (info, "unix::mode", mode);
-  g_autoptr(GVariant) meta = g_variant_ref_sink (ostree_create_directory_metadata (info, xattrs));
+  /* ostree_create_directory_metadata returns a reference that is already sunk. */
+  g_autoptr(GVariant) meta = ostree_create_directory_metadata (info, xattrs);
   g_autofree guchar *csum = NULL;
   if (!ostree_repo_write_metadata (repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, meta, &csum, c, error))
     return NULL;
@@ -337,6 +343,18 @@ bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth, gint
 }
 
 gboolean
+bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned, guint64 *out_size,
+                          GCancellable *c, GError **error)
+{
+  /* As ostree_sysroot_cleanup does: every ref (depth 0) and every deployment's commit is
+   * reachable, whether or not the deployment refs (ostree/B/S/N) exist. */
+  g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  OstreeRepoPruneOptions opts = { .flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY,
+                                  .reachable = reachable };
+  return ostree_sysroot_cleanup_prune_repo (s, &opts, out_total, out_pruned, out_size, c, error);
+}
+
+gboolean
 bootc_repo_checkout (OstreeRepo *repo, const char *rev, const char *dest, const char *subpath,
                      gboolean user_mode, int overwrite_mode, gboolean process_whiteouts,
                      gboolean force_copy, gboolean no_copy_fallback, GCancellable *c,
@@ -398,20 +416,6 @@ path_array (const char *const *path, gsize n)
 }
 
 OstreeMutableTree *
-bootc_mtree_ensure_parent_dirs (OstreeMutableTree *t, const char *const *path, gsize n,
-                                const char *metadata_checksum, GError **error)
-{
-  /* ostree_mutable_tree_ensure_parent_dirs treats the last element as a file name and
-   * creates only its parents, so append a dummy element to create every component. */
-  g_autoptr(GPtrArray) arr = path_array (path, n);
-  g_ptr_array_add (arr, (gpointer) "");
-  OstreeMutableTree *out = NULL;
-  if (!ostree_mutable_tree_ensure_parent_dirs (t, arr, metadata_checksum, &out, error))
-    return NULL;
-  return out;
-}
-
-OstreeMutableTree *
 bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n, GError **error)
 {
   if (n == 0)
@@ -434,9 +438,13 @@ bootc_mtree_lookup (OstreeMutableTree *t, const char *name, char **out_file,
 }
 
 char **
-bootc_mtree_list (OstreeMutableTree *t, gboolean dirs)
+bootc_mtree_list (OstreeMutableTree *t, gboolean dirs, GError **error)
 {
+  /* A lazily loaded node whose dirtree cannot be read returns empty tables here and keeps
+   * the error in the tree: check it, or a directory that cannot be read looks empty. */
   GHashTable *h = dirs ? ostree_mutable_tree_get_subdirs (t) : ostree_mutable_tree_get_files (t);
+  if (!ostree_mutable_tree_check_error (t, error))
+    return NULL;
   GPtrArray *out = g_ptr_array_new ();
   GHashTableIter it;
   gpointer k, v;

@@ -26,7 +26,7 @@ GVariant *bootc_variant_i32 (gint32 v);
 GVariant *bootc_variant_bool (gboolean v);
 GVariant *bootc_variant_strv (const char *const *strv, gssize n);
 GVariantBuilder *bootc_builder_new (const char *type);
-void bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value);
+gboolean bootc_builder_add_entry (GVariantBuilder *b, const char *key, GVariant *value);
 void bootc_builder_add_xattr (GVariantBuilder *b, const char *name, const guint8 *value, gsize len);
 GVariant *bootc_builder_end (GVariantBuilder *b);
 const char *bootc_variant_type (GVariant *v);
@@ -87,6 +87,8 @@ gboolean bootc_repo_set_ref (OstreeRepo *repo, const char *ref, const char *chec
                              GCancellable *c, GError **error);
 /* list_refs returns a NULL-terminated array alternating ref, checksum; g_strfreev it. */
 char **bootc_repo_list_refs (OstreeRepo *repo, const char *prefix, GCancellable *c, GError **error);
+gboolean bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned,
+                                   guint64 *out_size, GCancellable *c, GError **error);
 gboolean bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth,
                            gint *out_total, gint *out_pruned, guint64 *out_size,
                            GCancellable *c, GError **error);
@@ -101,14 +103,11 @@ char *bootc_repo_config_get (OstreeRepo *repo, const char *group, const char *ke
 /* Mutable tree */
 OstreeMutableTree *bootc_mtree_from_commit (OstreeRepo *repo, const char *rev, GError **error);
 OstreeMutableTree *bootc_mtree_ensure_dir (OstreeMutableTree *t, const char *name, GError **error);
-OstreeMutableTree *bootc_mtree_ensure_parent_dirs (OstreeMutableTree *t, const char *const *path,
-                                                   gsize n, const char *metadata_checksum,
-                                                   GError **error);
 OstreeMutableTree *bootc_mtree_walk (OstreeMutableTree *t, const char *const *path, gsize n,
                                      GError **error);
 gboolean bootc_mtree_lookup (OstreeMutableTree *t, const char *name, char **out_file,
                              OstreeMutableTree **out_subdir, GError **error);
-char **bootc_mtree_list (OstreeMutableTree *t, gboolean dirs);
+char **bootc_mtree_list (OstreeMutableTree *t, gboolean dirs, GError **error);
 
 /* Sysroot */
 OstreeSysroot *bootc_sysroot_new (const char *path);

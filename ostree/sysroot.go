@@ -37,7 +37,14 @@ type Sysroot struct {
 	ptr    *C.OstreeSysroot
 	path   string
 	locked bool
+	// loaded is set once Load succeeded: libostree asserts (aborts the process) when the
+	// deployment accessors are used on a sysroot that is not loaded.
+	loaded bool
 }
+
+// ErrNotLoaded is returned by the Sysroot methods that need the sysroot's state when Load
+// has not succeeded yet.
+var ErrNotLoaded = errors.New("ostree: sysroot not loaded")
 
 // OpenSysroot returns a Sysroot for the directory path (not yet loaded: call Load).
 func OpenSysroot(path string) (*Sysroot, error) {
@@ -102,6 +109,16 @@ func (s *Sysroot) do(ctx context.Context, what string, fn func(p *C.OstreeSysroo
 	return nil
 }
 
+// doLoaded is do for the calls that libostree only allows on a loaded sysroot.
+func (s *Sysroot) doLoaded(ctx context.Context, what string, fn func(p *C.OstreeSysroot, c *C.GCancellable) error) error {
+	return s.do(ctx, what, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		if !s.loaded {
+			return ErrNotLoaded
+		}
+		return fn(p, c)
+	})
+}
+
 // Load reads the sysroot's state (deployments, boot version). Call again after changes made
 // by another process.
 func (s *Sysroot) Load(ctx context.Context) error {
@@ -110,6 +127,7 @@ func (s *Sysroot) Load(ctx context.Context) error {
 		if C.ostree_sysroot_load(p, c, &cerr) == 0 {
 			return failed(ctx, "", cerr)
 		}
+		s.loaded = true
 		return nil
 	})
 }
@@ -205,11 +223,8 @@ func (s *Sysroot) IsBooted() bool {
 // Deployments returns the loaded deployments in boot order (staged first when present).
 func (s *Sysroot) Deployments() ([]*Deployment, error) {
 	var out []*Deployment
-	err := s.do(nil, "listing deployments of "+s.path, func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+	err := s.doLoaded(nil, "listing deployments of "+s.path, func(p *C.OstreeSysroot, _ *C.GCancellable) error {
 		arr := C.ostree_sysroot_get_deployments(p) // (transfer container)
-		if arr == nil {
-			return errors.New("sysroot not loaded")
-		}
 		defer C.g_ptr_array_unref(arr)
 		for i := C.guint(0); i < arr.len; i++ {
 			out = append(out, newDeployment(C.bootc_deployment_index(arr, i)))
@@ -231,6 +246,9 @@ func borrowed(p *C.OstreeDeployment) *Deployment {
 func (s *Sysroot) Booted() *Deployment {
 	var d *Deployment
 	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		if !s.loaded {
+			return ErrNotLoaded
+		}
 		d = borrowed(C.ostree_sysroot_get_booted_deployment(p))
 		return nil
 	})
@@ -241,6 +259,9 @@ func (s *Sysroot) Booted() *Deployment {
 func (s *Sysroot) Staged() *Deployment {
 	var d *Deployment
 	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		if !s.loaded {
+			return ErrNotLoaded
+		}
 		d = borrowed(C.ostree_sysroot_get_staged_deployment(p))
 		return nil
 	})
@@ -253,6 +274,9 @@ func (s *Sysroot) Staged() *Deployment {
 func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
 	var d *Deployment
 	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		if !s.loaded {
+			return ErrNotLoaded
+		}
 		cn := cstrOrNil(stateroot)
 		defer freeC(cn)
 		if dp := C.ostree_sysroot_get_merge_deployment(p, cn); dp != nil { // (transfer full)
@@ -268,7 +292,7 @@ func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
 // On a sysroot that is not booted, libostree reports the first deployment as pending and
 // no rollback.
 func (s *Sysroot) PendingAndRollback(stateroot string) (pending, rollback *Deployment) {
-	_ = s.do(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+	_ = s.doLoaded(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
 		cn := cstr(stateroot)
 		defer freeC(cn)
 		var pd, rd *C.OstreeDeployment
@@ -320,24 +344,59 @@ func (s *Sysroot) DeployTree(ctx context.Context, opts DeployOptions) (*Deployme
 // StageTree stages a deployment on a booted system: it is checked out now and finalized
 // (3-way /etc merge, boot entries) at shutdown by ostree-finalize-staged.service.
 func (s *Sysroot) StageTree(ctx context.Context, opts DeployOptions) (*Deployment, error) {
-	d, err := s.deploy(ctx, true, opts)
+	// libostree 2022.7 neither creates nor removes the lock file itself, and stage_tree
+	// keeps an existing one. So the lock is put in place before a locked deployment is
+	// staged (a kill between the two then leaves it locked, never unlocked), and removed
+	// after an unlocked one is staged (an earlier --download-only lock must not hold back
+	// the new deployment). A failed stage restores the lock as it was.
+	wasLocked := StagedLocked()
+	if opts.Locked && !wasLocked {
+		if err := lockStaged(); err != nil {
+			return nil, err
+		}
+	}
+	d, err := stageImpl(s, ctx, opts)
 	if err != nil {
+		if opts.Locked && !wasLocked {
+			err = errors.Join(err, UnlockStaged())
+		}
 		return nil, err
 	}
-	if opts.Locked {
-		if err := os.MkdirAll(filepath.Dir(StagedLockedPath), 0o755); err == nil {
-			err = os.WriteFile(StagedLockedPath, nil, 0o644)
-		}
-		if err != nil {
-			return d, fmt.Errorf("locking finalization of staged deployment: %w", err)
+	if !opts.Locked {
+		if err := UnlockStaged(); err != nil {
+			return d, fmt.Errorf("staged %s, but its finalization lock stays: %w", d.Checksum, err)
 		}
 	}
 	return d, nil
 }
 
+// stageImpl stages with libostree (replaced by tests of the lock handling, which cannot
+// stage on a system that is not booted from ostree).
+var stageImpl = func(s *Sysroot, ctx context.Context, opts DeployOptions) (*Deployment, error) {
+	return s.deploy(ctx, true, opts)
+}
+
+// stagedLockFile is StagedLockedPath (tests point it elsewhere).
+var stagedLockFile = StagedLockedPath
+
+// lockStaged creates the finalization lock file.
+func lockStaged() error {
+	err := os.MkdirAll(filepath.Dir(stagedLockFile), 0o755)
+	if err == nil {
+		err = os.WriteFile(stagedLockFile, nil, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("locking finalization of the staged deployment (%s): %w", stagedLockFile, err)
+	}
+	return nil
+}
+
+// LockStaged holds the staged deployment back from finalization (no error if already).
+func LockStaged() error { return lockStaged() }
+
 // UnlockStaged removes the finalization lock of a staged deployment (no error if absent).
 func UnlockStaged() error {
-	if err := os.Remove(StagedLockedPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(stagedLockFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("unlocking staged deployment: %w", err)
 	}
 	return nil
@@ -345,7 +404,7 @@ func UnlockStaged() error {
 
 // StagedLocked reports whether the staged deployment's finalization is locked.
 func StagedLocked() bool {
-	_, err := os.Stat(StagedLockedPath)
+	_, err := os.Stat(stagedLockFile)
 	return err == nil
 }
 
@@ -358,7 +417,7 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 		verb = "staging"
 	}
 	var out *Deployment
-	err := s.do(ctx, fmt.Sprintf("%s %s in stateroot %s", verb, opts.Revision, opts.Stateroot),
+	err := s.doLoaded(ctx, fmt.Sprintf("%s %s in stateroot %s", verb, opts.Revision, opts.Stateroot),
 		func(p *C.OstreeSysroot, c *C.GCancellable) error {
 			cos, crev := cstr(opts.Stateroot), cstr(opts.Revision)
 			defer freeC(cos)
@@ -373,7 +432,8 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 				kargs = cstrv(opts.KernelArgs)
 				defer freeStrv(kargs)
 			}
-			merge := opts.Merge.cptr()
+			merge := opts.Merge.acquire()
+			defer unrefDeployment(merge)
 			if opts.Merge != nil && merge == nil {
 				return fmt.Errorf("merge deployment: %w", ErrClosed)
 			}
@@ -398,12 +458,14 @@ type WriteOptions struct {
 // WriteDeployments makes deps the complete, ordered deployment list (the first boots by
 // default): it writes boot entries, swaps the boot version atomically, and reloads.
 func (s *Sysroot) WriteDeployments(ctx context.Context, deps []*Deployment, opts WriteOptions) error {
-	err := s.do(ctx, "writing deployments of "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+	err := s.doLoaded(ctx, "writing deployments of "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
 		arr := (**C.OstreeDeployment)(C.calloc(C.size_t(len(deps)+1), C.size_t(unsafe.Sizeof(uintptr(0)))))
 		defer C.free(unsafe.Pointer(arr))
 		sl := unsafe.Slice(arr, len(deps)+1)
 		for i, d := range deps {
-			if sl[i] = d.cptr(); sl[i] == nil {
+			sl[i] = d.acquire()
+			defer unrefDeployment(sl[i])
+			if sl[i] == nil {
 				return fmt.Errorf("deployment %s.%d: %w", d.Checksum, d.Serial, ErrClosed)
 			}
 		}
@@ -413,8 +475,10 @@ func (s *Sysroot) WriteDeployments(ctx context.Context, deps []*Deployment, opts
 		if ok == 0 {
 			return failed(ctx, "", cerr)
 		}
-		if C.ostree_sysroot_load(p, c, &cerr) == 0 {
-			return failed(ctx, "reloading", cerr)
+		// The swap is done: a cancel now must not report failure for a change that was
+		// made, so the reload is not cancellable.
+		if C.ostree_sysroot_load(p, nil, &cerr) == 0 {
+			return failed(nil, "reloading", cerr)
 		}
 		return nil
 	})
@@ -424,7 +488,7 @@ func (s *Sysroot) WriteDeployments(ctx context.Context, deps []*Deployment, opts
 // Cleanup deletes deployments and boot entries that are no longer listed and prunes the
 // repository of objects no ref or deployment needs.
 func (s *Sysroot) Cleanup(ctx context.Context) error {
-	return s.do(ctx, "cleaning up sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+	return s.doLoaded(ctx, "cleaning up sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
 		var cerr *C.GError
 		if C.ostree_sysroot_cleanup(p, c, &cerr) == 0 {
 			return failed(ctx, "", cerr)
@@ -433,15 +497,46 @@ func (s *Sysroot) Cleanup(ctx context.Context) error {
 	})
 }
 
+// PrepareCleanup writes the deployment refs (ostree/B/S/N) that keep every deployment's
+// commit from being pruned, and deletes deployments no longer listed; it prunes nothing.
+func (s *Sysroot) PrepareCleanup(ctx context.Context) error {
+	return s.doLoaded(ctx, "preparing cleanup of sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var cerr *C.GError
+		if C.ostree_sysroot_prepare_cleanup(p, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
+// PruneRepo deletes the repository's objects that no ref and no deployment reaches, as
+// libostree's sysroot cleanup does: every deployment's commit is kept whether or not its
+// deployment ref exists (the raw Repo.Prune keeps only what refs reach).
+func (s *Sysroot) PruneRepo(ctx context.Context) (PruneStats, error) {
+	var st PruneStats
+	err := s.doLoaded(ctx, "pruning the repository of sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		var total, pruned C.gint
+		var size C.guint64
+		var cerr *C.GError
+		if C.bootc_sysroot_prune_repo(p, &total, &pruned, &size, c, &cerr) == 0 {
+			return failed(ctx, "", cerr)
+		}
+		st = PruneStats{Objects: int(total), Pruned: int(pruned), Bytes: uint64(size)}
+		return nil
+	})
+	return st, err
+}
+
 // WriteOrigin replaces the origin file of d.
 func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFile) error {
-	return s.do(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+	return s.doLoaded(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
 		data := cstr(origin.String())
 		defer freeC(data)
-		dp := d.cptr()
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.bootc_sysroot_write_origin(p, dp, data, c, &cerr)
 		runtime.KeepAlive(d)
@@ -454,11 +549,12 @@ func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFil
 
 // SetPinned pins or unpins d (pinned deployments are never removed by new deployments).
 func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
-	return s.do(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		dp := d.cptr()
+	return s.doLoaded(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.ostree_sysroot_deployment_set_pinned(p, dp, gbool(pinned), &cerr)
 		runtime.KeepAlive(d)
@@ -471,11 +567,12 @@ func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
 
 // UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).
 func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state UnlockedState) error {
-	return s.do(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
-		dp := d.cptr()
+	return s.doLoaded(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
+		defer unrefDeployment(dp)
 		var cerr *C.GError
 		ok := C.ostree_sysroot_deployment_unlock(p, dp, state.c(), c, &cerr)
 		runtime.KeepAlive(d)
@@ -487,6 +584,13 @@ func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state Unl
 }
 
 // Repo opens the sysroot's repository (ostree/repo). The caller closes it.
+//
+// The Repo wraps the sysroot's own OstreeRepo, which libostree also uses inside the
+// Sysroot calls (DeployTree, StageTree, WriteDeployments, Cleanup, PrepareCleanup,
+// PruneRepo open transactions or take the repo lock on it), but the Repo's mutex is not the
+// Sysroot's. So the rule: no Repo transaction (WithTransaction, an import) may be open
+// while one of those Sysroot calls runs; bootc runs them one after the other under the
+// sysroot lock.
 func (s *Sysroot) Repo(ctx context.Context) (*Repo, error) {
 	var r *Repo
 	err := s.do(ctx, "opening repo of sysroot "+s.path, func(p *C.OstreeSysroot, c *C.GCancellable) error {

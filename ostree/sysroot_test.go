@@ -406,3 +406,43 @@ func TestNoFDLeak(t *testing.T) {
 		t.Fatalf("open file descriptors: %d before, %d after 1000 open/close cycles", before, after)
 	}
 }
+
+// TestUnloadedSysroot is audit L5: libostree asserts (aborts the process, or logs a
+// GLib-CRITICAL and returns NULL) when the deployment accessors run before Load; the
+// bindings return ErrNotLoaded instead.
+func TestUnloadedSysroot(t *testing.T) {
+	ostreetest.RequireRoot(t)
+	dir := ostreetest.TmpfsDir(t, 64)
+	sr, err := ostree.OpenSysroot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	if err := sr.EnsureInitialized(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sr.Deployments(); !errors.Is(err, ostree.ErrNotLoaded) {
+		t.Errorf("Deployments: %v, want ErrNotLoaded", err)
+	}
+	if _, err := sr.PruneRepo(context.Background()); !errors.Is(err, ostree.ErrNotLoaded) {
+		t.Errorf("PruneRepo: %v, want ErrNotLoaded", err)
+	}
+	if err := sr.PrepareCleanup(context.Background()); !errors.Is(err, ostree.ErrNotLoaded) {
+		t.Errorf("PrepareCleanup: %v, want ErrNotLoaded", err)
+	}
+	if err := sr.WriteDeployments(context.Background(), nil, ostree.WriteOptions{}); !errors.Is(err, ostree.ErrNotLoaded) {
+		t.Errorf("WriteDeployments: %v, want ErrNotLoaded", err)
+	}
+	if d := sr.Booted(); d != nil {
+		t.Errorf("Booted: %v", d)
+	}
+	if d := sr.MergeDeployment("default"); d != nil {
+		t.Errorf("MergeDeployment: %v", d)
+	}
+	if err := sr.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sr.Deployments(); err != nil {
+		t.Errorf("Deployments after Load: %v", err)
+	}
+}

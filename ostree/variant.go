@@ -6,6 +6,7 @@ import "C"
 import (
 	"fmt"
 	"sort"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -33,13 +34,22 @@ type Xattr struct {
 func newVariant(v any) (*C.GVariant, error) {
 	switch x := v.(type) {
 	case string:
+		// GLib refuses invalid UTF-8 in a string variant (libostree then drops the key).
+		if !utf8.ValidString(x) {
+			return nil, fmt.Errorf("string %q is not valid UTF-8", truncate(x))
+		}
 		s := cstr(x)
 		defer freeC(s)
-		return C.bootc_variant_string(s), nil
+		return nonNil(C.bootc_variant_string(s), "string")
 	case []string:
+		for i, e := range x {
+			if !utf8.ValidString(e) {
+				return nil, fmt.Errorf("string %d (%q) is not valid UTF-8", i, truncate(e))
+			}
+		}
 		arr := cstrv(x)
 		defer freeStrv(arr)
-		return C.bootc_variant_strv(arr, C.gssize(len(x))), nil
+		return nonNil(C.bootc_variant_strv(arr, C.gssize(len(x))), "string array")
 	case []byte:
 		var p *C.guint8
 		if len(x) > 0 {
@@ -59,11 +69,27 @@ func newVariant(v any) (*C.GVariant, error) {
 	case int:
 		return C.bootc_variant_i64(C.gint64(x)), nil
 	case Metadata:
-		return newMetadataVariant(x)
+		return newDictVariant(x)
 	case map[string]any:
-		return newMetadataVariant(Metadata(x))
+		return newDictVariant(Metadata(x))
 	}
 	return nil, fmt.Errorf("unsupported metadata value type %T", v)
+}
+
+// nonNil turns a NULL from a variant constructor into an error.
+func nonNil(v *C.GVariant, what string) (*C.GVariant, error) {
+	if v == nil {
+		return nil, fmt.Errorf("GLib refused the %s", what)
+	}
+	return v, nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // newMetadataVariant builds an a{sv} with keys in sorted order, so equal maps give
@@ -72,6 +98,12 @@ func newMetadataVariant(m Metadata) (*C.GVariant, error) {
 	if m == nil {
 		return nil, nil
 	}
+	return newDictVariant(m)
+}
+
+// newDictVariant builds the a{sv} for m; a nil m gives an empty dictionary (a nested nil
+// Metadata value must not become a NULL child).
+func newDictVariant(m Metadata) (*C.GVariant, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -80,16 +112,29 @@ func newMetadataVariant(m Metadata) (*C.GVariant, error) {
 	ty := cstr("a{sv}")
 	defer freeC(ty)
 	b := C.bootc_builder_new(ty)
+	abort := func() {
+		if v := C.bootc_builder_end(b); v != nil { // frees the builder
+			C.g_variant_unref(v)
+		}
+	}
 	for _, k := range keys {
+		if !utf8.ValidString(k) {
+			abort()
+			return nil, fmt.Errorf("metadata key %q is not valid UTF-8", truncate(k))
+		}
 		v, err := newVariant(m[k])
 		if err != nil {
-			C.bootc_builder_end(b) // frees the builder
+			abort()
 			return nil, fmt.Errorf("metadata key %q: %w", k, err)
 		}
 		ck := cstr(k)
-		C.bootc_builder_add_entry(b, ck, v)
+		ok := C.bootc_builder_add_entry(b, ck, v)
 		freeC(ck)
 		C.g_variant_unref(v)
+		if ok == 0 {
+			abort()
+			return nil, fmt.Errorf("metadata key %q: GLib refused the entry", k)
+		}
 	}
 	return C.bootc_builder_end(b), nil
 }

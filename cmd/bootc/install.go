@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"syscall"
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
@@ -152,12 +149,6 @@ func (c *InstallToDiskCmd) Run(g *Globals, d *Deps) error {
 			return fmt.Errorf("--root-size: %w", err)
 		}
 	}
-	if code, ok := reexecInstallUnshared(d, c.ProgressFD); ok {
-		if code != 0 {
-			panic(exitCode(code)) // the child printed its error
-		}
-		return nil
-	}
 	o, done, err := c.options(g, d)
 	if err != nil {
 		return err
@@ -179,57 +170,4 @@ func (c *InstallToFilesystemCmd) Run(g *Globals, d *Deps) error {
 	defer done()
 	return install.ToFilesystem(d.Ctx, install.FilesystemOptions{Options: o, Root: c.RootPath,
 		RootMountSpec: c.RootMountSpec, BootMountSpec: c.BootMountSpec, SkipFinalize: c.SkipFinalize})
-}
-
-// reexecInstallUnshared re-executes bootc in a private mount namespace, as upstream does
-// before it mounts anything: the filesystems install to-disk mounts are then visible to
-// this install only, and vanish with it even if it is killed (its loop devices, set to
-// autoclear, go with them). SIGINT, SIGTERM and SIGHUP are passed on to the child, which
-// cleans up; the child gets SIGTERM if this process dies. It returns the child's exit code
-// and true when it re-executed.
-func reexecInstallUnshared(d *Deps, progressFD int) (int, bool) {
-	if !installReexec || d.env(installUnsharedEnv) != "" || d.env(installSkipUnshareEnv) != "" {
-		return 0, false
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return 0, false
-	}
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if progressFD > 2 {
-		// The child's fd progressFD is ours; the ones between stay closed.
-		cmd.ExtraFiles = make([]*os.File, progressFD-2)
-		cmd.ExtraFiles[progressFD-3] = os.NewFile(uintptr(progressFD), "progress-fd")
-	}
-	cmd.Env = append(os.Environ(), installUnsharedEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGTERM}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(d.Err, "error: re-executing in a private mount namespace:", err)
-		return 1, true
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	for {
-		select {
-		case s := <-sigs:
-			_ = cmd.Process.Signal(s)
-		case err := <-waited:
-			if err == nil {
-				return 0, true
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if code := ee.ExitCode(); code >= 0 {
-					return code, true
-				}
-				return 128 + int(ee.Sys().(syscall.WaitStatus).Signal()), true
-			}
-			fmt.Fprintln(d.Err, "error: install:", err)
-			return 1, true
-		}
-	}
 }

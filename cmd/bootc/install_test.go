@@ -183,6 +183,11 @@ func TestInstallToFilesystemCLI(t *testing.T) {
 	if len(tmpfiles) != 1 {
 		t.Errorf("bootc-root-ssh.conf: %v", tmpfiles)
 	}
+	// Issue 10 item 1: the deployment ref (ostree/B/S/N) keeps the installed commit from a
+	// later prune by refs; install used to write none.
+	if refs := ostreetest.CLI(t, "--repo="+filepath.Join(root, "ostree/repo"), "refs"); !regexp.MustCompile(`(?m)^ostree/[01]/[01]/0$`).MatchString(refs) {
+		t.Errorf("no deployment ref after install:\n%s", refs)
+	}
 }
 
 // TestInstallCLIRefusals checks command-line errors: one line, exit 1 (2 for usage), the

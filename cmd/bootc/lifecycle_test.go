@@ -33,13 +33,19 @@ type testHost struct {
 
 func newTestHost(t *testing.T) *testHost {
 	t.Helper()
+	return newTestHostSize(t, 1024)
+}
+
+// newTestHostSize is newTestHost with a sysroot tmpfs of sizeMiB.
+func newTestHostSize(t *testing.T, sizeMiB int) *testHost {
+	t.Helper()
 	ostreetest.RequireRoot(t)
 	for _, tool := range []string{"ostree", storagetest.RegistryBinary} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s: %v", tool, err)
 		}
 	}
-	h := &testHost{sysroot: ostreetest.TmpfsDir(t, 1024), paths: map[string]string{}}
+	h := &testHost{sysroot: ostreetest.TmpfsDir(t, sizeMiB), paths: map[string]string{}}
 	work := t.TempDir()
 	h.storage = filepath.Join(work, "storage")
 	h.policy = filepath.Join(work, "policy.json")

@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -48,59 +45,7 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	if code, done := reexecUnshared(os.Args); done {
-		os.Exit(code)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// unsharedEnv marks a process re-executed in its own mount namespace (upstream's name).
-const unsharedEnv = "_ostree_unshared"
-
-// mutatingVerbs change the booted system's /sysroot.
-var mutatingVerbs = map[string]bool{"switch": true, "upgrade": true, "update": true, "rollback": true, "edit": true}
-
-// reexecUnshared re-executes bootc in a private mount namespace before any work, as upstream
-// does, when a mutating verb runs on the booted system: libostree then remounts the
-// read-only /sysroot writable in that namespace only. It returns the child's exit code and
-// true when it re-executed.
-func reexecUnshared(args []string) (int, bool) {
-	if os.Getenv(unsharedEnv) != "" || os.Geteuid() != 0 {
-		return 0, false
-	}
-	if _, err := os.Stat(BootedMarker); err != nil {
-		return 0, false
-	}
-	verb := ""
-	for _, a := range args[1:] {
-		if a == "--sysroot" || strings.HasPrefix(a, "--sysroot=") {
-			return 0, false
-		}
-		if verb == "" && !strings.HasPrefix(a, "-") {
-			verb = a
-		}
-	}
-	if !mutatingVerbs[verb] {
-		return 0, false
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return 0, false
-	}
-	cmd := exec.Command(self, args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), unsharedEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	signal.Ignore(os.Interrupt, syscall.SIGTERM) // the child handles them
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), true
-		}
-		fmt.Fprintln(os.Stderr, "error: re-executing in a private mount namespace:", err)
-		return 1, true
-	}
-	return 0, true
 }
 
 // run parses args and runs the verb; it returns the exit code.
@@ -141,6 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: geteuid() == 0,
 			IsTerminal: isTerminal(stdout), Env: os.Getenv}
+		if marker, fd := unshareFor(kctx.Command(), &cli, deps); marker != "" {
+			code = reexecUnshared(deps, args, marker, fd)
+			return
+		}
 		if err := kctx.Run(&cli.Globals, deps); err != nil {
 			fmt.Fprintln(stderr, "error:", oneLine(err))
 			code = 1

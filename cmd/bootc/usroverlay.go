@@ -25,6 +25,15 @@ func (c *UsrOverlayCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	// As ostree admin unlock does: take the sysroot lock (waiting for a running upgrade)
+	// and reload, so the state checked below is current.
+	if err := h.Sysroot.Lock(d.Ctx, h.OnLockWait); err != nil {
+		return err
+	}
+	defer h.Sysroot.Unlock()
+	if err := h.Sysroot.Load(d.Ctx); err != nil {
+		return err
+	}
 	booted := h.Sysroot.Booted()
 	if booted == nil {
 		return errors.New("no booted deployment")

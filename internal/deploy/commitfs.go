@@ -44,12 +44,15 @@ func (c *CommitFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	if name == "." {
-		return c.dir(name, c.root, false), nil
+		return c.dir(name, c.root, false)
 	}
 	parts := strings.Split(name, "/")
 	parent, err := c.root.Walk(parts[:len(parts)-1])
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fs.ErrNotExist
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer parent.Close()
 	csum, sub, err := parent.Lookup(parts[len(parts)-1])
@@ -60,7 +63,7 @@ func (c *CommitFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	if sub != nil {
-		return c.dir(name, sub, true), nil
+		return c.dir(name, sub, true)
 	}
 	obj, err := c.repo.LoadFile(c.ctx, csum, maxCommitFile)
 	if err != nil {
@@ -69,20 +72,28 @@ func (c *CommitFS) Open(name string) (fs.File, error) {
 	return &commitFile{info: fileInfo{name: parts[len(parts)-1], obj: obj}, r: bytes.NewReader(obj.Content)}, nil
 }
 
-func (c *CommitFS) dir(name string, t *ostree.MutableTree, own bool) *commitDir {
+func (c *CommitFS) dir(name string, t *ostree.MutableTree, own bool) (*commitDir, error) {
+	if own {
+		defer t.Close()
+	}
+	files, err := t.Files()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	dirs, err := t.Subdirs()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
 	var ents []fs.DirEntry
-	for n := range t.Files() {
+	for n := range files {
 		ents = append(ents, dirEntry{name: n})
 	}
-	for _, n := range t.Subdirs() {
+	for _, n := range dirs {
 		ents = append(ents, dirEntry{name: n, dir: true})
-	}
-	if own {
-		t.Close()
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 	base := name[strings.LastIndexByte(name, '/')+1:]
-	return &commitDir{info: fileInfo{name: base, dir: true}, ents: ents}
+	return &commitDir{info: fileInfo{name: base, dir: true}, ents: ents}, nil
 }
 
 type fileInfo struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -134,8 +135,13 @@ func (h *Host) imageDigest(ctx context.Context, d *ostree.Deployment) (string, e
 		return "", nil
 	}
 	c, err := h.Repo.ReadCommit(ctx, d.Checksum)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The deployment's commit is gone from the repository (pruned by an older bootc,
+		// or deleted by hand): its digest is unknown, so any image is an update.
+		return "", nil
+	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("deployment %s.%d: %w", d.Checksum, d.Serial, err)
 	}
 	s, _ := c.Metadata[importer.MetaManifestDigest].(string)
 	return s, nil
@@ -272,7 +278,7 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 		switch {
 		case opts.DownloadOnly && !locked:
 			h.printf("Staged update present; locking it (download only).\n")
-			return out, lockStaged()
+			return out, ostree.LockStaged()
 		case !opts.DownloadOnly && locked:
 			h.printf("Staged update present; unlocking it.\n")
 			return out, ostree.UnlockStaged()
@@ -284,13 +290,6 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 		return out, nil
 	}
 	return h.fetchAndDeploy(ctx, ds, target, opts.DownloadOnly, false)
-}
-
-func lockStaged() error {
-	if err := os.MkdirAll(filepath.Dir(ostree.StagedLockedPath), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(ostree.StagedLockedPath, nil, 0o644)
 }
 
 // fetchAndDeploy fetches target, checks /etc and kernel arguments, and stages or deploys it.
@@ -390,7 +389,7 @@ func (h *Host) unfetch(ctx context.Context, before map[string]string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if _, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0); err != nil {
+	if _, err := h.Sysroot.PruneRepo(ctx); err != nil {
 		return err
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
-	"github.com/bootc-go/bootc/ostree"
 )
 
 // PruneReport says what Prune removed.
@@ -86,7 +85,9 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 			rep.Layers++
 		}
 	}
-	st, err := h.Repo.Prune(ctx, ostree.PruneRefsOnly, 0)
+	// Every deployment's commit is kept even when its deployment ref is missing (a host
+	// installed by an older bootc has none): the booted commit must never be pruned.
+	st, err := h.Sysroot.PruneRepo(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"time"
 
@@ -178,6 +180,13 @@ func BootEntry(ctx context.Context, repo *ostree.Repo, d *ostree.Deployment) (*s
 	}
 	sref := SpecImageRef(*ref)
 	c, err := repo.ReadCommit(ctx, d.Checksum)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The commit is missing from the repository: status still describes the
+		// deployment, with its image reference but no digest or configuration.
+		img := imageStatus(sref, "", "")
+		e.Image = &img
+		return e, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("deployment %s.%d: %w", d.Checksum, d.Serial, err)
 	}

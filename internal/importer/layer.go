@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bootc-go/bootc/internal/tarstream"
 	"github.com/bootc-go/bootc/ostree"
@@ -79,6 +80,8 @@ const (
 	kindFile
 	kindSymlink
 	kindHardlink
+	// kindSpecial is a device node or FIFO: refused unless filtered out.
+	kindSpecial
 )
 
 // job is one tar entry on its way into the tree.
@@ -191,7 +194,7 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 		}
 		j, err := newJob(hdr, opts.Rules)
 		if err != nil {
-			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("layer entry %q: %w", shortName(hdr.Name), err)
 		}
 		if j == nil { // filtered
 			stats.Filtered[filteredName(hdr.Name)]++
@@ -301,13 +304,20 @@ func newJob(hdr *tarstream.Header, rules PathRules) (*job, error) {
 		if hdr.Linkname == "" {
 			return nil, errors.New("symlink with an empty target")
 		}
+		// libostree stores the target as a GVariant string: an invalid UTF-8 target is
+		// silently left out of the object, so all such symlinks would share one checksum
+		// and check out with the first one's target.
+		if !utf8.ValidString(hdr.Linkname) {
+			return nil, fmt.Errorf("symlink target %q is not valid UTF-8", hdr.Linkname)
+		}
+		if len(hdr.Linkname) > MaxPathBytes {
+			return nil, fmt.Errorf("symlink target is %d bytes long, more than the %d accepted", len(hdr.Linkname), MaxPathBytes)
+		}
 		j.link = hdr.Linkname
 	case tarstream.TypeLink:
 		j.kind = kindHardlink
-	case tarstream.TypeChar, tarstream.TypeBlock:
-		return nil, errors.New("device nodes are not supported in bootable container images")
-	case tarstream.TypeFifo:
-		return nil, errors.New("FIFOs are not supported in bootable container images")
+	case tarstream.TypeChar, tarstream.TypeBlock, tarstream.TypeFifo:
+		j.kind = kindSpecial
 	default:
 		return nil, fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
@@ -316,7 +326,16 @@ func newJob(hdr *tarstream.Header, rules PathRules) (*job, error) {
 		return nil, err
 	}
 	if norm.filtered != "" {
+		// Filtered before the entry type is refused, as upstream does: images that ship
+		// device nodes under /dev import.
 		return nil, nil
+	}
+	switch {
+	case j.kind != kindSpecial:
+	case hdr.Typeflag == tarstream.TypeFifo:
+		return nil, errors.New("FIFOs are not supported in bootable container images")
+	default:
+		return nil, errors.New("device nodes are not supported in bootable container images")
 	}
 	if norm.root && j.kind != kindDir {
 		return nil, errors.New("the root of the layer is not a directory")
@@ -622,4 +641,12 @@ func (t *treeBuilder) commit(meta ostree.Metadata) (string, error) {
 		}
 	}
 	return t.repo.WriteCommit(t.ctx, t.root, ostree.CommitOptions{Metadata: meta, Timestamp: time.Unix(0, 0)})
+}
+
+// shortName is name cut to a length fit for an error message.
+func shortName(name string) string {
+	if len(name) > 256 {
+		return name[:256] + "..."
+	}
+	return name
 }

@@ -51,14 +51,25 @@ func applyDir(dst, src *ostree.MutableTree, path string) error {
 	if err := dst.SetMetadataChecksum(src.MetadataChecksum()); err != nil {
 		return err
 	}
-	files := src.Files()
+	files, err := src.Files()
+	if err != nil {
+		return fmt.Errorf("layer directory /%s: %w", path, err)
+	}
 	if _, ok := files[opaqueMarker]; ok {
-		for name := range dst.Files() {
+		dstFiles, err := dst.Files()
+		if err != nil {
+			return fmt.Errorf("directory /%s: %w", path, err)
+		}
+		for name := range dstFiles {
 			if err := dst.Remove(name, false); err != nil {
 				return err
 			}
 		}
-		for _, name := range dst.Subdirs() {
+		dstDirs, err := dst.Subdirs()
+		if err != nil {
+			return fmt.Errorf("directory /%s: %w", path, err)
+		}
+		for _, name := range dstDirs {
 			if err := dst.Remove(name, false); err != nil {
 				return err
 			}
@@ -88,7 +99,11 @@ func applyDir(dst, src *ostree.MutableTree, path string) error {
 			}
 		}
 	}
-	for _, name := range src.Subdirs() {
+	srcDirs, err := src.Subdirs()
+	if err != nil {
+		return fmt.Errorf("layer directory /%s: %w", path, err)
+	}
+	for _, name := range srcDirs {
 		if err := applySubdir(dst, src, path, name); err != nil {
 			return err
 		}
@@ -133,7 +148,10 @@ func removeEmptyFiles(ctx context.Context, repo *ostree.Repo, root *ostree.Mutab
 		return err
 	}
 	defer d.Close()
-	files := d.Files()
+	files, err := d.Files()
+	if err != nil {
+		return fmt.Errorf("/%s: %w", strings.Join(dir, "/"), err)
+	}
 	for _, name := range names {
 		csum, ok := files[name]
 		if !ok {
@@ -162,14 +180,21 @@ func hasKernel(root *ostree.MutableTree) (bool, error) {
 		return false, err
 	}
 	defer mods.Close()
-	for _, kver := range mods.Subdirs() {
+	kvers, err := mods.Subdirs()
+	if err != nil {
+		return false, fmt.Errorf("/usr/lib/modules: %w", err)
+	}
+	for _, kver := range kvers {
 		_, d, err := mods.Lookup(kver)
 		if err != nil {
 			return false, err
 		}
-		_, ok := d.Files()["vmlinuz"]
+		files, err := d.Files()
 		d.Close()
-		if ok {
+		if err != nil {
+			return false, fmt.Errorf("/usr/lib/modules/%s: %w", kver, err)
+		}
+		if _, ok := files["vmlinuz"]; ok {
 			return true, nil
 		}
 	}

@@ -40,7 +40,11 @@ func LayerObjects(ctx context.Context, repo *ostree.Repo, layerCommit string, ru
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for name, csum := range t.Files() {
+		fileList, err := t.Files()
+		if err != nil {
+			return fmt.Errorf("%s: %w", prefix, err)
+		}
+		for name, csum := range fileList {
 			reg, seen := isReg[csum]
 			if !seen {
 				reg, err = isRegularObject(ctx, repo, csum)
@@ -53,7 +57,11 @@ func LayerObjects(ctx context.Context, repo *ostree.Repo, layerCommit string, ru
 				files[prefix+name] = csum
 			}
 		}
-		for _, name := range t.Subdirs() {
+		subdirs, err := t.Subdirs()
+		if err != nil {
+			return fmt.Errorf("%s: %w", prefix, err)
+		}
+		for _, name := range subdirs {
 			_, sub, err := t.Lookup(name)
 			if err != nil {
 				return fmt.Errorf("%s%s: %w", prefix, name, err)

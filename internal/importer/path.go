@@ -5,8 +5,20 @@ import (
 	"strings"
 )
 
-// excludedToplevel are the directories kept empty: their children are dropped.
-var excludedToplevel = map[string]bool{"run": true, "tmp": true, "proc": true, "sys": true, "dev": true}
+// excludedToplevel are the directories kept empty: their children are dropped. sysroot is
+// the mount point of the physical root in a deployment: content an image ships there would
+// land in the deployment's /sysroot directory and be hidden at boot (upstream filters it).
+var excludedToplevel = map[string]bool{"run": true, "tmp": true, "proc": true, "sys": true, "dev": true, "sysroot": true}
+
+// Limits on tar paths, far above what any real image uses (PATH_MAX is 4096, and real
+// trees are a few dozen levels deep). libostree's tree writer recurses per level and
+// overflows the stack somewhere between 8k and 20k levels, so deeper paths are refused.
+const (
+	// MaxPathBytes is the longest tar path accepted.
+	MaxPathBytes = 4096
+	// MaxPathDepth is the most path components accepted.
+	MaxPathDepth = 1024
+)
 
 // PathRules are the path rewriting and filtering rules for layer content.
 type PathRules struct {
@@ -37,6 +49,20 @@ func splitPath(name string) ([]string, error) {
 	}
 	if strings.IndexByte(name, 0) >= 0 {
 		return nil, fmt.Errorf("path %q contains a NUL byte", name)
+	}
+	if len(name) > MaxPathBytes {
+		return nil, fmt.Errorf("path %q... is %d bytes long, more than the %d accepted", name[:64], len(name), MaxPathBytes)
+	}
+	if n := strings.Count(name, "/") + 1; n > MaxPathDepth {
+		var depth int
+		for _, c := range strings.Split(name, "/") {
+			if c != "" && c != "." {
+				depth++
+			}
+		}
+		if depth > MaxPathDepth {
+			return nil, fmt.Errorf("path %q... is %d levels deep, more than the %d accepted", name[:64], depth, MaxPathDepth)
+		}
 	}
 	var out []string
 	for _, c := range strings.Split(name, "/") {

@@ -345,6 +345,10 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 	if err := sr.WriteDeployments(ctx, []*ostree.Deployment{d}, ostree.WriteOptions{NoCleanup: true}); err != nil {
 		return nil, fmt.Errorf("install: writing the boot entries: %w", err)
 	}
+	// The deployment refs keep the installed commit from any later prune by refs.
+	if err := sr.PrepareCleanup(ctx); err != nil {
+		return nil, fmt.Errorf("install: writing the deployment refs: %w", err)
+	}
 	dep := sr.DeploymentPath(d)
 	res := &installed{deployment: dep, digest: digest}
 	if err := in.configureDeployment(s, dep); err != nil {

@@ -135,8 +135,12 @@ func allowsNonUsr(ctx context.Context, repo *ostree.Repo, base string) (bool, er
 		if err != nil {
 			continue
 		}
-		sum, ok := d.Files()["prepare-root.conf"]
+		files, err := d.Files()
 		d.Close()
+		if err != nil {
+			return false, err
+		}
+		sum, ok := files["prepare-root.conf"]
 		if !ok {
 			continue
 		}

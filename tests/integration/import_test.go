@@ -202,7 +202,9 @@ func TestDerivedImageFromPodmanStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer share.Close()
-	if _, ok := share.Files()["derived.conf"]; !ok {
+	if files, err := share.Files(); err != nil {
+		t.Fatal(err)
+	} else if _, ok := files["derived.conf"]; !ok {
 		t.Fatal("derived file missing from the image commit")
 	}
 	_ = ctx

@@ -1,0 +1,111 @@
+#!/bin/bash
+# Kill trials (issue 10): SIGKILL `bootc --sysroot S switch` and `upgrade` at random points
+# of a run (pull, import, deploy, prune) over a generated image of KILL_MIB MiB (tests/bench
+# generates it), KILLS times. After every kill: `ostree fsck` is clean, every ref resolves,
+# `bootc status` works and shows the old or the new image, complete; then the interrupted
+# command is rerun and must succeed. Prints one summary line with the counts per phase.
+# Usage: killtrial.sh BOOTC BENCH   (env: KILL_MIB=700 KILLS=50). Needs root.
+set -euo pipefail
+BOOTC=$(realpath "$1"); BENCH=$(realpath "$2")
+MIB=${KILL_MIB:-700}; KILLS=${KILLS:-50}
+W=$(mktemp -d /var/tmp/bootc-killtrial-XXXXXX)
+mount -t tmpfs -o size=$((MIB * 12 + 2048))m tmpfs "$W"
+cleanup() { umount -R "$W/storage/overlay" 2>/dev/null || true; umount -R -l "$W" 2>/dev/null || true; rmdir "$W" 2>/dev/null || true; }
+trap cleanup EXIT
+S=$W/sysroot ST=$W/storage
+mkdir -p "$S" "$ST"
+echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$W/policy.json"
+export CONTAINERS_POLICY_JSON=$W/policy.json
+ostree admin init-fs --modern "$S" >/dev/null
+ostree admin --sysroot="$S" os-init default >/dev/null
+# Three unrelated images (tests/bench seeds its generator with the size): switching in
+# rotation, the target's layers were pruned two steps before, so every trial pulls and
+# imports the whole image again.
+for k in 0 1 2; do
+  echo "generating image $k ($((MIB + k)) MiB)..." >&2
+  "$BENCH" gen -dir "$W/gen$k" -mib $((MIB + k)) > /dev/null
+  skopeo copy -q "oci:$W/gen$k:v1" "oci:$W/oci:img$k"
+  rm -rf "$W/gen$k"
+done
+B=("$BOOTC" --sysroot "$S" --storage-root "$ST")
+"${B[@]}" switch --quiet --transport oci "$W/oci:img0" >/dev/null
+digest() { "${B[@]}" status --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"]["booted"]["image"]["imageDigest"])'; }
+
+# verify checks the invariants after a kill; $1 is the set of acceptable digests.
+verify() {
+  ostree fsck --repo="$S/ostree/repo" >"$W/fsck.log" 2>&1 || { echo "fsck failed:"; cat "$W/fsck.log"; return 1; }
+  for r in $(ostree refs --repo="$S/ostree/repo"); do
+    ostree rev-parse --repo="$S/ostree/repo" "$r" >/dev/null || { echo "ref $r does not resolve"; return 1; }
+    ostree show --repo="$S/ostree/repo" "$r" >/dev/null 2>&1 || { echo "ref $r: commit missing"; return 1; }
+  done
+  local d; d=$(digest) || { echo "status failed"; return 1; }
+  [[ " $1 " == *" $d "* ]] || { echo "status shows $d, not one of: $1"; return 1; }
+  local dep; dep=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | head -1)
+  [ -e "$dep/usr/lib/modules/6.1.0/vmlinuz" ] || { echo "deployment $dep incomplete"; return 1; }
+}
+
+# phase classifies the moment of a kill from what is on disk.
+phase() {
+  local loader; loader=$(readlink "$S/boot/loader" || true)
+  if [ "$loader" != "$LOADER0" ]; then echo prune
+  elif [ "$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | wc -l)" != "$NDEP0" ]; then echo deploy
+  elif ls -d "$S"/ostree/repo/tmp/staging-* >/dev/null 2>&1; then echo import
+  else echo pull; fi
+}
+
+# Calibrate: the duration of a full switch.
+declare -A count=([pull]=0 [import]=0 [deploy]=0 [prune]=0)
+declare -a dig
+broken=0 trials=0 cur=0
+dig[0]=$(digest)
+t0=$(date +%s.%N)
+"${B[@]}" switch --quiet --transport oci "$W/oci:img1" >/dev/null
+t1=$(date +%s.%N); cur=1
+dig[1]=$(digest)
+"${B[@]}" switch --quiet --transport oci "$W/oci:img2" >/dev/null; cur=2
+dig[2]=$(digest)
+FULL=$(python3 -c "print($t1-$t0)")
+echo "a full switch takes ${FULL}s" >&2
+# The host tracks the tag "cur" from here on for the upgrade trials.
+skopeo copy -q "oci:$W/oci:img2" "oci:$W/oci:cur"
+"${B[@]}" switch --quiet --transport oci "$W/oci:cur" >/dev/null
+tracked=cur
+for i in $(seq 1 "$KILLS"); do
+  next=$(( (cur + 1) % 3 ))
+  if [ $((i % 2)) = 0 ]; then
+    # upgrade: the tracked tag "cur" moves to the next image.
+    if [ $tracked != cur ]; then "${B[@]}" switch --quiet --transport oci "$W/oci:cur" >/dev/null; tracked=cur; fi
+    skopeo copy -q "oci:$W/oci:img$next" "oci:$W/oci:cur"
+    cmd=(upgrade --quiet)
+  else
+    cmd=(switch --quiet --transport oci "$W/oci:img$next"); tracked=img$next
+  fi
+  LOADER0=$(readlink "$S/boot/loader"); NDEP0=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | wc -l)
+  # Every third kill aims at the end of the run (deploy and prune are short).
+  lo=0.05; [ $((i % 3)) = 0 ] && lo=$(python3 -c "print($FULL*0.7)")
+  delay=$(python3 -c "import random; print(random.uniform($lo, $FULL*1.1))")
+  "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
+  sleep "$delay"
+  p=$(phase)
+  if kill -KILL $pid 2>/dev/null; then
+    wait $pid 2>/dev/null || true
+    count[$p]=$((count[$p] + 1))
+  else
+    wait $pid || { echo "trial $i: ${cmd[*]} failed before the kill:"; cat "$W/run.log"; broken=$((broken + 1)); }
+    p=finished
+  fi
+  trials=$((trials + 1))
+  if ! verify "${dig[0]} ${dig[1]} ${dig[2]}" >"$W/verify.log" 2>&1; then
+    echo "trial $i ($p): broken: $(cat "$W/verify.log")"; broken=$((broken + 1))
+  fi
+  if ! "${B[@]}" "${cmd[@]}" >"$W/rerun.log" 2>&1; then
+    echo "trial $i ($p): the rerun failed: $(tail -3 "$W/rerun.log")"; broken=$((broken + 1))
+  fi
+  if [ "$(digest)" != "${dig[$next]}" ]; then
+    echo "trial $i ($p): after the rerun the image is not img$next"; broken=$((broken + 1))
+  fi
+  cur=$next
+done
+kills=$((count[pull] + count[import] + count[deploy] + count[prune]))
+echo "kill trials: $trials trials, $kills kills (pull ${count[pull]}, import ${count[import]}, deploy ${count[deploy]}, prune ${count[prune]}), image ${MIB} MiB, $broken broken"
+[ $broken = 0 ]
