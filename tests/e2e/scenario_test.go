@@ -588,8 +588,8 @@ func regexpRollbackV1(human string) bool {
 }
 
 // powerCut decides when to cut the power during `bootc upgrade --progress-fd 3 3>&1`:
-// in the middle of the import of the new layer, from the progress JSON lines on the
-// console.
+// in the middle of the new layer's fetch and import (one stream), from the progress JSON
+// lines on the console.
 type powerCut struct {
 	started bool
 	phase   string
@@ -618,13 +618,15 @@ func (p *powerCut) trigger(line string) bool {
 			BytesTotal uint64 `json:"bytesTotal"`
 		} `json:"subtasks"`
 	}
-	if json.Unmarshal([]byte(s), &ev) != nil || ev.Type != "ProgressBytes" || ev.Task != "importing" {
+	// A layer is fetched and imported in one stream (task "pulling"); one read from
+	// containers-storage is imported under task "importing".
+	if json.Unmarshal([]byte(s), &ev) != nil || ev.Type != "ProgressBytes" || (ev.Task != "importing" && ev.Task != "pulling") {
 		return false
 	}
 	for _, st := range ev.Subtasks {
 		// A layer between a third and 90% imported: well inside the import.
 		if st.BytesTotal > 0 && st.Bytes*3 >= st.BytesTotal && st.Bytes*10 < st.BytesTotal*9 {
-			p.phase = fmt.Sprintf("the import of layer %s, %d of %d MiB written", strings.TrimPrefix(st.ID, "sha256:")[:12],
+			p.phase = fmt.Sprintf("the %s of layer %s, %d of %d MiB read", ev.Task, strings.TrimPrefix(st.ID, "sha256:")[:12],
 				st.Bytes>>20, st.BytesTotal>>20)
 			return true
 		}
