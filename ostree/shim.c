@@ -342,10 +342,62 @@ bootc_repo_prune (OstreeRepo *repo, OstreeRepoPruneFlags flags, gint depth, gint
   return ostree_repo_prune (repo, flags, depth, out_total, out_pruned, out_size, c, error);
 }
 
+/* delete_unreachable_commits deletes, before a prune, every commit object that the prune
+ * would delete: those that no ref and no deployment names (depth 0, as libostree's sysroot
+ * cleanup counts them). libostree's prune deletes objects in hash-table order, so a process
+ * killed inside it can leave a commit whose dirtree is gone, which fsck and every later
+ * traversal reject. With the commits gone first, a kill anywhere leaves only unreferenced
+ * objects behind, and the next prune removes them. */
+static gboolean
+delete_unreachable_commits (OstreeSysroot *s, GCancellable *c, GError **error)
+{
+  OstreeRepo *repo = ostree_sysroot_repo (s);
+  g_autoptr(OstreeRepoAutoLock) lock
+      = ostree_repo_auto_lock_push (repo, OSTREE_REPO_LOCK_EXCLUSIVE, c, error);
+  if (lock == NULL)
+    return FALSE;
+  g_autoptr(GHashTable) keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) refs = NULL;
+  if (!ostree_repo_list_refs_ext (repo, NULL, &refs, OSTREE_REPO_LIST_REFS_EXT_NONE, c, error))
+    return FALSE;
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, refs);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    g_hash_table_add (keep, g_strdup (v));
+  g_autoptr(GHashTable) crefs = NULL;
+  if (!ostree_repo_list_collection_refs (repo, NULL, &crefs, OSTREE_REPO_LIST_REFS_EXT_NONE, c,
+                                         error))
+    return FALSE;
+  g_hash_table_iter_init (&it, crefs);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    g_hash_table_add (keep, g_strdup (v));
+  GPtrArray *deps = ostree_sysroot_get_deployments (s);
+  for (guint i = 0; i < deps->len; i++)
+    g_hash_table_add (keep, g_strdup (ostree_deployment_get_csum (deps->pdata[i])));
+  g_autoptr(GHashTable) commits = NULL;
+  if (!ostree_repo_list_commit_objects_starting_with (repo, "", &commits, c, error))
+    return FALSE;
+  g_hash_table_iter_init (&it, commits);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      const char *csum;
+      OstreeObjectType type;
+      ostree_object_name_deserialize (k, &csum, &type);
+      if (g_hash_table_contains (keep, csum))
+        continue;
+      if (!ostree_repo_delete_object (repo, OSTREE_OBJECT_TYPE_COMMIT, csum, c, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned, guint64 *out_size,
                           GCancellable *c, GError **error)
 {
+  if (!delete_unreachable_commits (s, c, error))
+    return FALSE;
   /* As ostree_sysroot_cleanup does: every ref (depth 0) and every deployment's commit is
    * reachable, whether or not the deployment refs (ostree/B/S/N) exist. */
   g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
@@ -520,8 +572,17 @@ bootc_sysroot_write_deployments (OstreeSysroot *s, OstreeDeployment **deps, gsiz
   g_autoptr(GPtrArray) arr = g_ptr_array_new ();
   for (gsize i = 0; i < n; i++)
     g_ptr_array_add (arr, deps[i]);
-  OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = postclean };
-  return ostree_sysroot_write_deployments_with_options (s, arr, &opts, c, error);
+  /* The cleanup that follows is libostree's, preceded by the commit deletion that makes
+   * its prune safe to kill. */
+  OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
+  if (!ostree_sysroot_write_deployments_with_options (s, arr, &opts, c, error))
+    return FALSE;
+  if (!postclean)
+    return TRUE;
+  if (!ostree_sysroot_load (s, c, error) || !ostree_sysroot_prepare_cleanup (s, c, error)
+      || !delete_unreachable_commits (s, c, error))
+    return FALSE;
+  return ostree_sysroot_cleanup (s, c, error);
 }
 
 gboolean
