@@ -205,7 +205,9 @@ func (s *Store) PutImage(ctx context.Context, spec PutImageSpec) (*Image, PutSta
 	if named != nil {
 		names = []string{named.String()}
 	}
-	simg, err := s.store.CreateImage(imageID, names, parent, "", opts)
+	// The name is added after the image exists, as containers/image does: AddNames moves a
+	// tag that an older image holds (a tag that moved upstream), where CreateImage refuses it.
+	simg, err := s.store.CreateImage(imageID, nil, parent, "", opts)
 	switch {
 	case err == nil:
 		stats.ImageCreated = true
@@ -233,13 +235,13 @@ func (s *Store) PutImage(ctx context.Context, spec PutImageSpec) (*Image, PutSta
 				return nil, stats, fmt.Errorf("PutImage: %s: image %s: saving metadata: %w", what, imageID, err)
 			}
 		}
-		if len(names) > 0 {
-			if err := s.store.AddNames(imageID, names); err != nil {
-				return nil, stats, fmt.Errorf("PutImage: %s: image %s: adding name %s: %w", what, imageID, names[0], err)
-			}
-		}
 	default:
 		return nil, stats, fmt.Errorf("PutImage: %s: creating image %s: %w", what, imageID, err)
+	}
+	if len(names) > 0 {
+		if err := s.store.AddNames(imageID, names); err != nil {
+			return nil, stats, fmt.Errorf("PutImage: %s: image %s: adding name %s: %w", what, imageID, names[0], err)
+		}
 	}
 	ok = true
 	if simg, err = s.store.Image(imageID); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -254,6 +255,25 @@ func TestPutImage(t *testing.T) {
 	}
 	if pulled.ID != img.ID || pulled.Report.LayersFetched != 0 || pulled.Report.LayersReused != 4 {
 		t.Errorf("Pull after PutImage: ID %s report %+v; want %s, 0 layers fetched", pulled.ID, pulled.Report, img.ID)
+	}
+
+	// A different image under a name the first holds (a tag that moved) takes the name, as
+	// a pull does; the first image keeps its other names.
+	gen2, err := storagetest.WriteOCI(filepath.Join(tmp, "layout2"), "v2", fillLayers("v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs2 []recordedLayer
+	for _, l := range gen2.Layers {
+		recs2 = append(recs2, recordLayer(t, l.Tar, objs, nil))
+	}
+	moved, _, err := s.PutImage(ctx, putSpec(gen2, "localhost/filled:again", recs2))
+	if err != nil {
+		t.Fatalf("PutImage of another image under a name in use: %v", err)
+	}
+	if old, err := s.Image(ctx, img.ID); err != nil || moved.ID == img.ID || !slices.Contains(moved.Names, "localhost/filled:again") ||
+		slices.Contains(old.Names, "localhost/filled:again") || !slices.Contains(old.Names, "localhost/filled:v1") {
+		t.Errorf("after the tag moved: new image %s names %v; old image %+v, %v", moved.ID, moved.Names, old, err)
 	}
 
 	// podman sees it; podman rmi leaves the content files intact.
