@@ -184,6 +184,37 @@ func TestObjectBatch(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(direct.Path(), "tmp", "bootc-objects-*")); len(left) > 0 {
 		t.Errorf("staging directories left: %v", left)
 	}
+	// The staging directory of a killed import (no process locks it) goes at the next
+	// batch's first write; that of a live batch stays.
+	stale := filepath.Join(direct.Path(), "tmp", "bootc-objects-killed")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "half-written"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	live := direct.NewObjectBatch()
+	if _, err := live.WriteRegfile(ctx, ostree.FileMeta{Mode: 0o644}, 4, strings.NewReader("live")); err != nil {
+		t.Fatal(err)
+	}
+	if fileExists(stale) {
+		t.Error("the staging directory of a killed import is still there after a new batch's first write")
+	}
+	next := direct.NewObjectBatch()
+	if _, err := next.WriteRegfile(ctx, ostree.FileMeta{Mode: 0o644}, 4, strings.NewReader("next")); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(direct.Path(), "tmp", "bootc-objects-*")); len(left) != 2 {
+		t.Errorf("staging directories with two live batches: %v, want two", left)
+	}
+	for _, b := range []*ostree.ObjectBatch{live, next} {
+		if err := b.Publish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(direct.Path(), "tmp", "bootc-objects-*")); len(left) > 0 {
+		t.Errorf("staging directories left after Publish: %v", left)
+	}
 	// A size that does not match the stream is an error, and writes no object.
 	if _, err := batchWrite(ctx, direct, ostree.FileMeta{Mode: 0o644}, []byte("abc"), 10); err == nil {
 		t.Error("short content: no error")

@@ -19,11 +19,20 @@ import (
 // filesystem is synced first, so that no object is ever visible whose content is not on
 // disk. Discard drops them. Objects of a batch are not readable through the repository
 // before Publish. Safe for concurrent use.
+//
+// A batch's staging directory (tmp/bootc-objects-*) is locked (flock) while the batch
+// lives; a process killed mid-import leaves its directory unlocked, and the next batch
+// of any process removes it (libostree's own tmp/ cleanup leaves names it does not know
+// for a day).
 type ObjectBatch struct {
 	repo *Repo
 	mu   sync.Mutex
-	dir  string // the staging directory in tmp/, created at the first write
+	dir  string   // the staging directory in tmp/, created at the first write
+	lock *os.File // dir, open and flocked while the batch uses it
 }
+
+// stagePrefix names the staging directories of object batches in a repository's tmp/.
+const stagePrefix = "bootc-objects-"
 
 // NewObjectBatch starts a batch of objects for r.
 func (r *Repo) NewObjectBatch() *ObjectBatch { return &ObjectBatch{repo: r} }
@@ -89,18 +98,97 @@ func (b *ObjectBatch) WriteRegfile(ctx context.Context, meta FileMeta, size int6
 	return checksum, nil
 }
 
-// stageDir returns the batch's staging directory, creating it.
+// stageDir returns the batch's staging directory, creating and locking it (after removing
+// the directories of dead batches) at the first call.
 func (b *ObjectBatch) stageDir() (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.dir == "" {
-		dir, err := os.MkdirTemp(filepath.Join(b.repo.path, "tmp"), "bootc-objects-")
+	if b.dir != "" {
+		return b.dir, nil
+	}
+	tmp := filepath.Join(b.repo.path, "tmp")
+	if err := removeStaleStageDirs(tmp); err != nil {
+		return "", fmt.Errorf("staging objects in %s: %w", b.repo.path, err)
+	}
+	for {
+		dir, err := os.MkdirTemp(tmp, stagePrefix)
 		if err != nil {
 			return "", fmt.Errorf("staging objects in %s: %w", b.repo.path, err)
 		}
-		b.dir = dir
+		lock, err := lockDir(dir, false)
+		if err != nil {
+			return "", fmt.Errorf("staging objects in %s: %w", b.repo.path, err)
+		}
+		if lock == nil {
+			// Swept by another process between mkdir and flock: take a new one.
+			continue
+		}
+		b.dir, b.lock = dir, lock
+		return dir, nil
 	}
-	return b.dir, nil
+}
+
+// release removes the batch's staging directory and drops its lock (mu held).
+func (b *ObjectBatch) release() {
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
+	}
+	if b.lock != nil {
+		_ = b.lock.Close()
+	}
+	b.dir, b.lock = "", nil
+}
+
+// lockDir opens dir and flocks it exclusively, waiting unless nonBlocking. It returns nil
+// (and no error) when dir is gone once locked, or, nonBlocking, when another open file
+// holds the lock.
+func lockDir(dir string, nonBlocking bool) (*os.File, error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	how := unix.LOCK_EX
+	if nonBlocking {
+		how |= unix.LOCK_NB
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStaleStageDirs removes the staging directories in tmp that no live batch locks.
+func removeStaleStageDirs(tmp string) error {
+	stale, err := filepath.Glob(filepath.Join(tmp, stagePrefix+"*"))
+	if err != nil {
+		return err
+	}
+	for _, dir := range stale {
+		lock, err := lockDir(dir, true)
+		if err != nil {
+			return err
+		}
+		if lock == nil {
+			continue
+		}
+		err = os.RemoveAll(dir)
+		lock.Close()
+		if err != nil {
+			return fmt.Errorf("removing the staging directory %s of an interrupted import: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // Publish syncs the filesystem and moves the batch's objects into objects/. Call it once
@@ -109,11 +197,10 @@ func (b *ObjectBatch) Publish() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	dir := b.dir
-	b.dir = ""
 	if dir == "" {
 		return nil
 	}
-	defer os.RemoveAll(dir)
+	defer b.release()
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -145,10 +232,7 @@ func (b *ObjectBatch) Publish() error {
 func (b *ObjectBatch) Discard() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.dir != "" {
-		_ = os.RemoveAll(b.dir)
-	}
-	b.dir = ""
+	b.release()
 }
 
 // setObjectMeta gives the open file fd the owner, mode, extended attributes (those with a

@@ -109,10 +109,14 @@ type deriveSpec struct {
 	// randomMiB is the size of the incompressible files the layer adds under
 	// /usr/share/bootc-e2e (so that pulling and importing it takes a while).
 	randomMiB int
+	// smallFiles is the number of distinct 64-byte files the layer adds under
+	// /usr/share/bootc-e2e/small (so that writing the layer's files takes a while too).
+	smallFiles int
 }
 
 // derive adds spec.tag to the layout: spec.from plus one gzip layer with the version file
-// and spec.randomMiB MiB of deterministic random data. It returns the manifest digest.
+// and spec.randomMiB MiB of deterministic random data, plus spec.smallFiles small files. It
+// returns the manifest digest.
 func (l ociLayout) derive(spec deriveSpec) (digest.Digest, error) {
 	base, err := l.tag(spec.from)
 	if err != nil {
@@ -206,6 +210,9 @@ func (l ociLayout) writeLayer(spec deriveSpec) (v1.Descriptor, digest.Digest, er
 	tw := tar.NewWriter(io.MultiWriter(gz, diffHash))
 	mt := spec.created.UTC()
 	dirs := []string{"usr/", "usr/lib/", "usr/lib/bootc-test/", "usr/share/", "usr/share/bootc-e2e/"}
+	if spec.smallFiles > 0 {
+		dirs = append(dirs, "usr/share/bootc-e2e/small/")
+	}
 	for _, d := range dirs {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: mt, Format: tar.FormatPAX}); err != nil {
 			return v1.Descriptor{}, "", err
@@ -229,6 +236,14 @@ func (l ociLayout) writeLayer(spec deriveSpec) (v1.Descriptor, digest.Digest, er
 			return v1.Descriptor{}, "", err
 		}
 		if err := file(fmt.Sprintf("usr/share/bootc-e2e/random-%03d", i), buf); err != nil {
+			return v1.Descriptor{}, "", err
+		}
+	}
+	for i := range spec.smallFiles {
+		if _, err := rng.Read(buf[:64]); err != nil {
+			return v1.Descriptor{}, "", err
+		}
+		if err := file(fmt.Sprintf("usr/share/bootc-e2e/small/%05d", i), buf[:64]); err != nil {
 			return v1.Descriptor{}, "", err
 		}
 	}

@@ -200,7 +200,8 @@ func (sc *scenario) fatalf(format string, args ...any) {
 }
 
 // boot prepares the steps disk (stable moved to stable unless "", step.sh = script),
-// boots the VM once and checks that the guest booted wantVersion and ran its steps.
+// boots the VM once and checks that the guest booted wantVersion (any when "") and ran its
+// steps.
 func (sc *scenario) boot(name, stable, wantVersion, script string, o bootOptions) result {
 	sc.t.Helper()
 	sc.n++
@@ -225,7 +226,7 @@ func (sc *scenario) boot(name, stable, wantVersion, script string, o bootOptions
 		sc.fatalf("boot %s: qemu exited after %s without BOOTC-TEST-MARKER (%v)", name,
 			b.exit.Round(100*time.Millisecond), b.waitErr)
 	}
-	if len(r.markers) != 1 || r.markers[0] != wantVersion {
+	if len(r.markers) != 1 || (wantVersion != "" && r.markers[0] != wantVersion) {
 		sc.fatalf("boot %s: markers %q, want one BOOTC-TEST-MARKER version=%s", name, r.markers, wantVersion)
 	}
 	if fails := r.stepLines("E2E-FAIL: "); len(fails) > 0 {
@@ -240,8 +241,10 @@ func (sc *scenario) boot(name, stable, wantVersion, script string, o bootOptions
 		}
 	}
 	var out map[string]string
-	if !b.killed {
-		out = sc.steps.outputs(sc.t)
+	if !b.killed || r.hasStep("E2E-END") {
+		// After a cut past step.sh's end (and its sync), the steps disk's journal holds
+		// the outputs: outputs replays it.
+		out = sc.steps.outputs(sc.t, b.killed)
 	}
 	return result{b: b, r: r, out: out}
 }
@@ -377,7 +380,7 @@ func TestBootScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	v4, err := lay.derive(deriveSpec{from: "v3", tag: "v4", version: "4",
-		created: time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC), randomMiB: 96})
+		created: time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC), randomMiB: 96, smallFiles: 4000})
 	if err != nil {
 		t.Fatalf("deriving v4: %v", err)
 	}
@@ -504,21 +507,77 @@ func TestBootScenario(t *testing.T) {
 	ds = sc.onDisk()
 	sc.expectDiskVersions(ds, "the power cut", "2", "3")
 
-	// The previous deployment boots; ostree fsck is clean; a second upgrade succeeds.
+	// The previous deployment boots and ostree fsck is clean. 6. Power cut in the middle of
+	// the next upgrade's write of the new layer into containers-storage: the upgrade gets past
+	// the fetch and import the first cut interrupted and past staging; step.sh stops bootc
+	// (SIGSTOP) as soon as the store's staging directory for the layer exists, and the host
+	// cuts the power on the line it prints.
 	res = sc.boot("v2-after-cut", "", "2", stepScript("v2-after-cut",
 		"status booted",
 		"run ostree fsck",
-		"run bootc upgrade",
-		"status after",
-		"finish reboot"), bootOptions{})
-	sc.expectStatus(res, "booted", "2", "", "3")
-	sc.expectStatus(res, "after", "2", "4", "3")
+		storeCutSteps), bootOptions{kill: func(line string) bool {
+		_, ok := after(line, "BOOTC-TEST-STEP: E2E-STORECUT-NOW")
+		return ok
+	}})
+	sc.expectPowerCut(res, "E2E-STORECUT-START", "the write of the new layer into containers-storage")
+	if v, _ := res.r.stepValue("E2E-STORECUT-NOW"); v != "" {
+		tm.add("power cut during the store write: %s", v)
+	}
 	fsck := strings.Join(res.r.section("E2E-RUN: ostree fsck", "E2E-RC: 0"), "\n")
 	if strings.Contains(strings.ToLower(fsck), "corrupt") || !strings.Contains(fsck, "completed successfully - no errors found") {
 		sc.fatalf("ostree fsck after the power cut is not clean:\n%s", fsck)
 	}
 	ds = sc.onDisk()
-	sc.expectDiskVersions(ds, "the upgrade after the power cut", "4", "2")
+	sc.expectDiskVersions(ds, "the power cut during the store write", "2", "3")
+
+	// 7. v2 boots; the upgrade succeeds and keeps v4 in containers-storage, with no staging
+	// directory or incomplete layer left of the cut. Power cut while the staged deployment
+	// is finalized at shutdown (after ostree-finalize-staged remounted the root read-write).
+	fin := &finalizeCut{}
+	res = sc.boot("v2-after-store-cut", "", "2", stepScript("v2-after-store-cut",
+		"status booted",
+		"run ostree fsck",
+		"run bootc upgrade",
+		"status after",
+		storeStateSteps,
+		"finish reboot"), bootOptions{kill: fin.trigger})
+	sc.expectStatus(res, "booted", "2", "", "3")
+	sc.expectStatus(res, "after", "2", "4", "3")
+	sc.expectStoreHolds(res, v4)
+	if !res.b.killed {
+		sc.fatalf("the power cut during finalization did not happen: no remount of the root after ostree-finalize-staged started")
+	}
+	tm.add("power cut %s after ostree-finalize-staged started", (res.b.exit - fin.startedAt(res.b)).Round(100*time.Millisecond))
+
+	// 8. The disk boots the previous deployment or the finalized one, complete (the local
+	// /etc edit there, fsck clean); the next upgrade succeeds. Either way v4 runs next.
+	res = sc.boot("after-finalize-cut", "", "", stepScript("after-finalize-cut",
+		`echo "E2E-LOCAL: $(cat `+localConf+`)"`,
+		"status booted",
+		"run ostree fsck",
+		"run bootc upgrade",
+		"status after",
+		"finish reboot"), bootOptions{})
+	if v, _ := res.r.stepValue("E2E-LOCAL"); v != localConfText {
+		sc.fatalf("after the power cut during finalization: %s = %q, want the local edit", localConf, v)
+	}
+	fsck = strings.Join(res.r.section("E2E-RUN: ostree fsck", "E2E-RC: 0"), "\n")
+	if !strings.Contains(fsck, "completed successfully - no errors found") {
+		sc.fatalf("ostree fsck after the power cut during finalization is not clean:\n%s", fsck)
+	}
+	switch booted := res.r.markers[0]; booted {
+	case "2": // cut before the new boot entries were in place: stage again
+		sc.expectStatus(res, "booted", "2", "", "3")
+		sc.expectStatus(res, "after", "2", "4", "3")
+	case "4": // finalized before the cut: nothing to do
+		sc.expectStatus(res, "booted", "4", "", "2")
+		sc.expectStatus(res, "after", "4", "", "2")
+	default:
+		sc.fatalf("after the power cut during finalization version %s booted, want 2 or 4", booted)
+	}
+	tm.add("after the power cut during finalization, version %s booted", res.r.markers[0])
+	ds = sc.onDisk()
+	sc.expectDiskVersions(ds, "the upgrade after the power cuts", "4", "2")
 
 	// v4 runs. Then --download-only (stable = v3): staged, locked, not applied at reboot.
 	res = sc.boot("v4-download-only", "v3", "4", stepScript("v4-download-only",
@@ -582,53 +641,6 @@ func regexpRollbackV1(human string) bool {
 			if f := strings.Fields(m); len(f) >= 2 && f[0] == "Version:" && f[1] == "1" {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-// powerCut decides when to cut the power during `bootc upgrade --progress-fd 3 3>&1`:
-// in the middle of the new layer's fetch and import (one stream), from the progress JSON
-// lines on the console.
-type powerCut struct {
-	started bool
-	phase   string
-}
-
-func (p *powerCut) trigger(line string) bool {
-	s, ok := after(line, "BOOTC-TEST-STEP: ")
-	if !ok {
-		return false
-	}
-	if s == "E2E-POWERCUT-START" {
-		p.started = true
-		return false
-	}
-	if !p.started || !strings.HasPrefix(s, "{") {
-		return false
-	}
-	var ev struct {
-		Type       string `json:"type"`
-		Task       string `json:"task"`
-		Bytes      uint64 `json:"bytes"`
-		BytesTotal uint64 `json:"bytesTotal"`
-		Subtasks   []struct {
-			ID         string `json:"id"`
-			Bytes      uint64 `json:"bytes"`
-			BytesTotal uint64 `json:"bytesTotal"`
-		} `json:"subtasks"`
-	}
-	// A layer is fetched and imported in one stream (task "pulling"); one read from
-	// containers-storage is imported under task "importing".
-	if json.Unmarshal([]byte(s), &ev) != nil || ev.Type != "ProgressBytes" || (ev.Task != "importing" && ev.Task != "pulling") {
-		return false
-	}
-	for _, st := range ev.Subtasks {
-		// A layer between a third and 90% imported: well inside the import.
-		if st.BytesTotal > 0 && st.Bytes*3 >= st.BytesTotal && st.Bytes*10 < st.BytesTotal*9 {
-			p.phase = fmt.Sprintf("the %s of layer %s, %d of %d MiB read", ev.Task, strings.TrimPrefix(st.ID, "sha256:")[:12],
-				st.Bytes>>20, st.BytesTotal>>20)
-			return true
 		}
 	}
 	return false

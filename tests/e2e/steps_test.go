@@ -106,11 +106,12 @@ func (s *stepsDisk) prepare(t *testing.T, stable, script string) {
 	})
 }
 
-// outputs reads out/* of the steps disk (what step.sh saved during the last boot).
-func (s *stepsDisk) outputs(t *testing.T) map[string]string {
+// outputs reads out/* of the steps disk (what step.sh saved during the last boot); after
+// a power cut, replay mounts it read-write so that ext4 replays its journal first.
+func (s *stepsDisk) outputs(t *testing.T, replay bool) map[string]string {
 	t.Helper()
 	res := map[string]string{}
-	s.edit(t, false, func(root string) {
+	s.edit(t, replay, func(root string) {
 		ents, err := os.ReadDir(filepath.Join(root, "out"))
 		if err != nil {
 			return
