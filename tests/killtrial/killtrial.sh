@@ -42,8 +42,14 @@ verify() {
   done
   local d; d=$(digest) || { echo "status failed"; return 1; }
   [[ " $1 " == *" $d "* ]] || { echo "status shows $d, not one of: $1"; return 1; }
-  local dep; dep=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | head -1)
-  [ -e "$dep/usr/lib/modules/6.1.0/vmlinuz" ] || { echo "deployment $dep incomplete"; return 1; }
+  # Every deployment a boot entry names is complete (a half-written deployment directory
+  # no entry names is garbage libostree's cleanup removes at the next deployment).
+  local e dep
+  for e in "$S"/boot/loader/entries/*.conf; do
+    dep=$(sed -n 's/^options .*ostree=\([^ ]*\).*/\1/p' "$e")
+    dep=$(realpath -e "$S$dep") || { echo "boot entry $e: $S$dep does not resolve"; return 1; }
+    [ -e "$dep/usr/lib/modules/6.1.0/vmlinuz" ] || { echo "deployment $dep of boot entry $e incomplete"; return 1; }
+  done
 }
 
 # phase classifies the moment of a kill from what is on disk.
@@ -88,12 +94,22 @@ while [ $kills -lt "$KILLS" ] && [ $i -lt $((3 * KILLS)) ]; do
     cmd=(switch --quiet --transport oci "$W/oci:img$next"); tracked=img$next
   fi
   LOADER0=$(readlink "$S/boot/loader"); NDEP0=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | wc -l)
-  # Every third kill aims at the end of the run (deploy and prune are short).
-  lo=0.05; [ $((i % 3)) = 0 ] && lo=$(python3 -c "print($FULL*0.7)")
-  delay=$(python3 -c "import random; print(random.uniform($lo, $FULL*1.1))")
+  # Every other kill lands at a random time of the run; the others aim at a phase in
+  # turn (deploy, store, prune: short ones), killing as soon as the disk shows it.
+  aim=none
+  if [ $((i % 2)) = 1 ]; then aims=(deploy store prune); aim=${aims[$(( (i / 2) % 3 ))]}; fi
+  delay=$(python3 -c "import random; print(random.uniform(0.05, $FULL*1.05))")
   t0=$(date +%s.%N)
   "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
-  sleep "$delay"
+  if [ $aim = none ]; then
+    sleep "$delay"
+  else
+    # Poll the disk every 5 ms until the aimed phase (or, for deploy, a later one) shows.
+    until [ "$(phase)" = $aim ] || ! kill -0 $pid 2>/dev/null; do
+      [ $aim = deploy ] && [ "$(phase)" = prune ] && break
+      sleep 0.005
+    done
+  fi
   p=$(phase)
   if kill -KILL $pid 2>/dev/null; then
     wait $pid 2>/dev/null || true
