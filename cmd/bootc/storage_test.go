@@ -357,3 +357,83 @@ func TestSysrootCacheAndPodmanSource(t *testing.T) {
 		t.Errorf("%s: %d links, want it shared with the repository (err %v)", marks[0], st.Nlink, err)
 	}
 }
+
+// TestRerunRestoresStore leaves the store as a bootc killed while it wrote the store after
+// deploying leaves it (the image missing, a staging directory of the half-written layer
+// left): the rerun, which finds the deployment in place and nothing to fetch, puts the
+// image back into the store and removes the staging directory.
+func TestRerunRestoresStore(t *testing.T) {
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {
+		dir("usr"), dir("usr/share"), file("usr/share/data", "kept"),
+	}}, Labels: map[string]string{"containers.bootc": "1"}}
+	for _, c := range []struct {
+		name  string
+		rerun []string // nil: the switch again
+		want  string
+	}{
+		{name: "switch", want: "Image specification is unchanged."},
+		{name: "upgrade", rerun: []string{"upgrade"}, want: "No update available."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newTestHost(t)
+			ref := writeOCI(t, filepath.Join(t.TempDir(), "oci"), "cur", spec)
+			sw := []string{"switch", "--transport", "oci", ref}
+			h.bootc(t, sw...)
+			digest := h.status(t).Status.Booted.Image.ImageDigest
+			ctx := t.Context()
+			s, err := storage.Open(ctx, storage.Options{Root: h.storage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, storedImage(t, s, digest)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			staging := filepath.Join(h.storage, "overlay/staging/4242")
+			if err := os.MkdirAll(filepath.Join(staging, "dir/usr"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"staging.lock", "dir/usr/half-written"} {
+				if err := os.WriteFile(filepath.Join(staging, f), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			rerun := c.rerun
+			if rerun == nil {
+				rerun = sw
+			}
+			if out, _ := h.bootc(t, rerun...); !strings.Contains(out, c.want) {
+				t.Errorf("rerun printed %q, want %q", out, c.want)
+			}
+			s, err = storage.Open(ctx, storage.Options{Root: h.storage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			storedImage(t, s, digest)
+			if left, _ := filepath.Glob(filepath.Join(h.storage, "overlay/staging/*")); len(left) > 0 {
+				t.Errorf("staging left after the rerun: %v", left)
+			}
+			h.fsck(t)
+		})
+	}
+}
+
+// storedImage returns the ID of the image of s whose manifest digest is digest.
+func storedImage(t *testing.T, s *storage.Store, digest string) string {
+	t.Helper()
+	imgs, err := s.Images(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range imgs {
+		if i.ManifestDigest.String() == digest {
+			return i.ID
+		}
+	}
+	t.Fatalf("the store holds no image %s (it holds %d images)", digest, len(imgs))
+	return ""
+}

@@ -164,10 +164,11 @@ func (h *Host) Switch(ctx context.Context, target imgref.OstreeImageReference, o
 	if err != nil {
 		return nil, err
 	}
-	if cur, _, err := currentImage(ds); err != nil {
+	if cur, from, err := currentImage(ds); err != nil {
 		return nil, err
 	} else if cur != nil && cur.String() == target.String() {
 		h.printf("Image specification is unchanged.\n")
+		h.keepTrackedInStore(ctx, from, target, "")
 		return &Outcome{}, nil
 	}
 	return h.fetchAndDeploy(ctx, ds, target, false, opts.Retain)
@@ -284,12 +285,78 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 			return out, ostree.UnlockStaged()
 		}
 		h.printf("Staged update present, not changed.\n")
+		h.keepTrackedInStore(ctx, ds.Staged, target, digest)
 		return out, nil
 	case ds.Staged == nil && digest == bootedDigest:
 		h.printf("No update available.\n")
+		h.keepTrackedInStore(ctx, ds.Booted, target, digest)
 		return out, nil
 	}
 	return h.fetchAndDeploy(ctx, ds, target, opts.DownloadOnly, false)
+}
+
+// keepTrackedInStore makes sure that the store holds dep's image when dep runs target's
+// image (remoteDigest: the source's manifest digest if already known). A bootc killed while
+// it wrote the store after deploying, or a `podman rmi`, leaves a deployment whose image the
+// store lacks, and a rerun then finds nothing to do. The image's manifest and config are read
+// from the source again, and its layers from the repository. Opening the store and closing it
+// also removes the staging directories a killed write left. The deployment does not need the
+// store, so a failure is only a warning.
+func (h *Host) keepTrackedInStore(ctx context.Context, dep *ostree.Deployment, target imgref.OstreeImageReference, remoteDigest string) {
+	if dep == nil || target.Imgref.Transport == imgref.TransportContainersStorage {
+		return // the image is read from the store in place: nothing to keep
+	}
+	store, err := h.openStore(ctx)
+	if err != nil {
+		return // no store configured or openable: nothing to keep it in
+	}
+	log := store.Logger().With().Str("image", target.Imgref.String()).Logger()
+	err = func() error {
+		digest, err := h.imageDigest(ctx, dep)
+		if err != nil || digest == "" {
+			return err
+		}
+		imgs, err := store.Images(ctx)
+		if err != nil {
+			return err
+		}
+		for _, i := range imgs {
+			if i.ManifestDigest.String() == digest {
+				return nil
+			}
+		}
+		if remoteDigest == "" {
+			po, err := PullOptionsFor(target, h.Pull)
+			if err != nil {
+				return err
+			}
+			remote, err := store.Inspect(ctx, po)
+			if err != nil {
+				return err
+			}
+			remoteDigest = remote.ManifestDigest.String()
+		}
+		if remoteDigest != digest {
+			// The source has moved on; the store gets its image with the next update.
+			log.Debug().Str("deployed", digest).Str("source", remoteDigest).Msg("the deployed image is no longer at its source; not restoring it in containers-storage")
+			return nil
+		}
+		f, err := Fetch(ctx, store, h.Repo, target, FetchOptions{Pull: h.Pull, Import: h.Import, Sysroot: h.Sysroot.Path()})
+		if err != nil {
+			return err
+		}
+		if f.ManifestDigest != digest {
+			return fmt.Errorf("the source changed to %s while it was read", f.ManifestDigest)
+		}
+		if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
+			return err
+		}
+		log.Info().Str("digest", digest).Msg("the deployed image was missing from containers-storage; restored it")
+		return nil
+	}()
+	if err != nil {
+		log.Warn().Err(err).Msg("the deployed image is not kept in containers-storage")
+	}
 }
 
 // fetchAndDeploy fetches target, checks /etc and kernel arguments, and stages or deploys it.
