@@ -88,6 +88,7 @@ func TestNativeImageBoot(t *testing.T) {
 		"run ostree fsck",
 		"finish poweroff"), bootOptions{})
 	sc.expectStatus(res, "booted", "5", "", "1")
+	sc.expectFsckClean(res, "on the derived ostree-native image")
 }
 
 // importedCommit imports the test image's v1 with bootc's importer into a scratch bare

@@ -111,6 +111,16 @@ func (sc *scenario) expectPowerCut(res result, start, during string) {
 	sc.tm.add("power cut during %s, %s after %s", during, (res.b.exit - at).Round(100*time.Millisecond), start)
 }
 
+// expectFsckClean checks the output of the boot's "run ostree fsck" step: it exited 0 and
+// found no error.
+func (sc *scenario) expectFsckClean(res result, when string) {
+	sc.t.Helper()
+	fsck := strings.Join(res.r.section("E2E-RUN: ostree fsck", "E2E-RC: 0"), "\n")
+	if strings.Contains(strings.ToLower(fsck), "corrupt") || !strings.Contains(fsck, "completed successfully - no errors found") {
+		sc.fatalf("ostree fsck %s is not clean:\n%s", when, fsck)
+	}
+}
+
 // expectStoreHolds checks what storeStateSteps printed and saved: no staging directory
 // or incomplete layer left, and an image with manifest digest want in the store.
 func (sc *scenario) expectStoreHolds(res result, want digest.Digest) {

@@ -95,14 +95,17 @@ while [ $kills -lt "$KILLS" ] && [ $i -lt $((3 * KILLS)) ]; do
   fi
   LOADER0=$(readlink "$S/boot/loader"); NDEP0=$(ls -d "$S"/ostree/deploy/default/deploy/*.[0-9] | wc -l)
   # Every other kill lands at a random time of the run; the others aim at a phase in
-  # turn (deploy, store, prune: short ones), killing as soon as the disk shows it.
+  # turn (pull, deploy, store, prune: short ones), killing as soon as the disk shows it;
+  # a pull kill lands at a random time before the import's first object is staged.
   aim=none
-  if [ $((i % 2)) = 1 ]; then aims=(deploy store prune); aim=${aims[$(( (i / 2) % 3 ))]}; fi
+  if [ $((i % 2)) = 1 ]; then aims=(pull deploy store prune); aim=${aims[$(( (i / 2) % 4 ))]}; fi
   delay=$(python3 -c "import random; print(random.uniform(0.05, $FULL*1.05))")
   t0=$(date +%s.%N)
   "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
   if [ $aim = none ]; then
     sleep "$delay"
+  elif [ $aim = pull ]; then
+    sleep "$(python3 -c "import random; print(random.uniform(0.003, 0.035))")"
   else
     # Poll the disk every 5 ms until the aimed phase (or, for deploy, a later one) shows.
     until [ "$(phase)" = $aim ] || ! kill -0 $pid 2>/dev/null; do
@@ -134,6 +137,10 @@ while [ $kills -lt "$KILLS" ] && [ $i -lt $((3 * KILLS)) ]; do
   fi
   if [ "$(digest)" != "${dig[$next]}" ]; then
     echo "trial $i ($p): after the rerun the image is not img$next"; broken=$((broken + 1))
+  fi
+  # The store holds what the host runs (podman sees it; the next update reuses its layers).
+  if ! grep -q "\"${dig[$next]}\"" "$ST/overlay-images/images.json"; then
+    echo "trial $i ($p): after the rerun the store lacks img$next (${dig[$next]})"; broken=$((broken + 1))
   fi
   cur=$next
 done
