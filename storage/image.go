@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/docker/reference"
 	istorage "go.podman.io/image/v5/storage"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
@@ -28,6 +29,11 @@ const PulledKey = "bootc.pulled"
 type pulledMarker struct {
 	Source string    `json:"source"`
 	Time   time.Time `json:"time"`
+	// Names are the names bootc gave the image. A name the image carries beyond them was
+	// given by its user (podman tag, bootc image copy-to-storage): Prune keeps it then.
+	// Nil in markers written before names were recorded: all the image's names count as
+	// bootc's.
+	Names []string `json:"names"`
 }
 
 // Image is an image in the store.
@@ -206,9 +212,14 @@ func (s *Store) loadImage(simg *cstorage.Image) (*Image, error) {
 	return img, nil
 }
 
-// markPulled marks the image as created by Pull.
-func (s *Store) markPulled(id, source string) error {
-	b, err := json.Marshal(pulledMarker{Source: source, Time: time.Now().UTC()})
+// markPulled marks the image as created by bootc (Pull, PutImage), bootc having given it
+// names.
+func (s *Store) markPulled(id, source string, names []string) error {
+	return s.writeMarker(id, pulledMarker{Source: source, Time: time.Now().UTC(), Names: append([]string{}, names...)})
+}
+
+func (s *Store) writeMarker(id string, m pulledMarker) error {
+	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
@@ -216,6 +227,79 @@ func (s *Store) markPulled(id, source string) error {
 		return fmt.Errorf("image %s: marking as pulled by bootc: %w", id, err)
 	}
 	return nil
+}
+
+// marker returns the image's PulledKey marker, or nil when bootc did not create the image.
+func (s *Store) marker(img *cstorage.Image) (*pulledMarker, error) {
+	if !slices.Contains(img.BigDataNames, PulledKey) {
+		return nil, nil
+	}
+	b, err := s.store.ImageBigData(img.ID, PulledKey)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: reading its %s marker: %w", img.ID, PulledKey, err)
+	}
+	var m pulledMarker
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("image %s: its %s marker: %w", img.ID, PulledKey, err)
+	}
+	return &m, nil
+}
+
+// recordNames adds names to the names bootc gave the image, if bootc created it.
+func (s *Store) recordNames(id string, names ...string) error {
+	img, err := s.store.Image(id)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", id, err)
+	}
+	m, err := s.marker(img)
+	if m == nil || err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !slices.Contains(m.Names, n) {
+			m.Names = append(m.Names, n)
+		}
+	}
+	if m.Names == nil {
+		m.Names = []string{}
+	}
+	return s.writeMarker(id, *m)
+}
+
+// userNamed returns the names of img that bootc did not give it (see pulledMarker.Names).
+func userNamed(img *cstorage.Image, m *pulledMarker) []string {
+	if m == nil || m.Names == nil {
+		return nil
+	}
+	var user []string
+	for _, n := range img.Names {
+		if !slices.Contains(m.Names, n) {
+			user = append(user, n)
+		}
+	}
+	return user
+}
+
+// Tag adds name (normalised like a Docker reference, ":latest" when it has no tag or
+// digest) to the image with that ID, ID prefix or name, as `podman tag` does: the tag moves
+// from an image holding it. An image so named is its user's: Prune no longer deletes it.
+func (s *Store) Tag(ctx context.Context, nameOrID, name string) (string, error) {
+	if err := s.check(ctx); err != nil {
+		return "", err
+	}
+	img, err := s.lookup(nameOrID)
+	if err != nil {
+		return "", err
+	}
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", fmt.Errorf("image name %q: %w", name, err)
+	}
+	full := reference.TagNameOnly(n).String()
+	if err := s.store.AddNames(img.ID, []string{full}); err != nil {
+		return "", fmt.Errorf("image %s: adding name %s: %w", img.ID, full, err)
+	}
+	return full, nil
 }
 
 // ImageSummary is a short description of an image in the store.

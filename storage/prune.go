@@ -25,10 +25,11 @@ func (s *Store) Delete(ctx context.Context, nameOrID string) error {
 	return nil
 }
 
-// Prune deletes the images that Pull created (those marked with PulledKey) except those named
-// in keep (IDs, ID prefixes or names; entries that name no image are ignored), and the layers
-// only they used. Images created otherwise (podman build, podman pull) are never deleted, nor
-// are images a container uses. It returns the IDs of the deleted images, sorted.
+// Prune deletes the images that Pull or PutImage created (those marked with PulledKey) except
+// those named in keep (IDs, ID prefixes or names; entries that name no image are ignored), and
+// the layers only they used. Images created otherwise (podman build, podman pull) are never
+// deleted, nor are images a container uses, nor images that carry a name bootc did not give
+// them (podman tag, Tag). It returns the IDs of the deleted images, sorted.
 func (s *Store) Prune(ctx context.Context, keep []string) ([]string, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -61,6 +62,15 @@ func (s *Store) Prune(ctx context.Context, keep []string) ([]string, error) {
 	var errs []error
 	for _, img := range imgs {
 		if kept[img.ID] || !slices.Contains(img.BigDataNames, PulledKey) {
+			continue
+		}
+		m, err := s.marker(&img)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if user := userNamed(&img, m); len(user) > 0 {
+			s.log.Debug().Str("image", img.ID).Strs("names", user).Msg("prune: keeping image its user named")
 			continue
 		}
 		if used[img.ID] {

@@ -353,14 +353,16 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 		return nil, fmt.Errorf("pulled %s but cannot find it in the store: %w", o.Source, err)
 	}
 	if !slices.Contains(before, simg.ID) {
-		if err := s.markPulled(simg.ID, o.Source); err != nil {
-			return nil, err
-		}
-		marked, err := s.store.Image(simg.ID)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", simg.ID, err)
-		}
-		simg = marked
+		err = s.markPulled(simg.ID, o.Source, []string{named.String()})
+	} else {
+		err = s.recordNames(simg.ID, named.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	id := simg.ID
+	if simg, err = s.store.Image(id); err != nil {
+		return nil, fmt.Errorf("image %s: %w", id, err)
 	}
 	img, err := s.loadImage(simg)
 	if err != nil {

@@ -211,7 +211,7 @@ func (s *Store) PutImage(ctx context.Context, spec PutImageSpec) (*Image, PutSta
 	switch {
 	case err == nil:
 		stats.ImageCreated = true
-		if err := s.markPulled(imageID, spec.Source); err != nil {
+		if err := s.markPulled(imageID, spec.Source, names); err != nil {
 			if _, derr := s.store.DeleteImage(imageID, false); derr != nil {
 				err = errors.Join(err, derr)
 			}
@@ -241,6 +241,9 @@ func (s *Store) PutImage(ctx context.Context, spec PutImageSpec) (*Image, PutSta
 	if len(names) > 0 {
 		if err := s.store.AddNames(imageID, names); err != nil {
 			return nil, stats, fmt.Errorf("PutImage: %s: image %s: adding name %s: %w", what, imageID, names[0], err)
+		}
+		if err := s.recordNames(imageID, names...); err != nil {
+			return nil, stats, fmt.Errorf("PutImage: %s: %w", what, err)
 		}
 	}
 	ok = true

@@ -226,7 +226,8 @@ func sizeOf(info fs.FileInfo) string {
 }
 
 // TestPrune: Prune deletes only the images Pull created and not kept; images created
-// otherwise (here by a plain containers/image copy, as podman would) survive.
+// otherwise (here by a plain containers/image copy, as podman would) survive, and so do
+// images bootc created that their user tagged.
 func TestPrune(t *testing.T) {
 	s := newTestStore(t, nil)
 	ctx := context.Background()
@@ -243,7 +244,21 @@ func TestPrune(t *testing.T) {
 		}
 		return img
 	}
-	keep, drop1, drop2 := pull("keep"), pull("drop1"), pull("drop2")
+	keep, drop1, drop2, tagged := pull("keep"), pull("drop1"), pull("drop2"), pull("tagged")
+	// A name the user gives (podman tag, bootc image copy-to-storage) keeps the image; names
+	// bootc gives do not, nor do foreign names on images marked before names were recorded.
+	if name, err := s.Tag(ctx, tagged.ID, "localhost/mine"); err != nil || name != "localhost/mine:latest" {
+		t.Fatalf("Tag: %q, %v", name, err)
+	}
+	if again, err := s.Pull(ctx, PullOptions{Source: "oci:" + layout + ":drop1", SignaturePolicy: policy, Name: "localhost/prune:drop1-again"}); err != nil || again.ID != drop1.ID {
+		t.Fatalf("pulling drop1 again under another name: %v", err)
+	}
+	if err := s.writeMarker(drop2.ID, pulledMarker{Source: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.AddNames(drop2.ID, []string{"localhost/other:x"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// "podman pull": copied into the same store by containers/image directly, unmarked.
 	gen, err := storagetest.WriteOCI(layout, "podman", threeLayers("podman"))
@@ -287,7 +302,7 @@ func TestPrune(t *testing.T) {
 	for _, i := range imgs {
 		left = append(left, i.ID)
 	}
-	wantLeft := []string{keep.ID, podmanImg.ID}
+	wantLeft := []string{keep.ID, podmanImg.ID, tagged.ID}
 	slices.Sort(wantLeft)
 	if !slices.Equal(left, wantLeft) {
 		t.Errorf("images left %v, want %v", left, wantLeft)

@@ -191,16 +191,7 @@ func TestStoreSharesFilesWithRepo(t *testing.T) {
 	h := newTestHost(t)
 	h.storage = storage.SysrootStoreRoot(h.sysroot, "default")
 	t.Cleanup(func() { removeStore(t, h.storage) })
-	podman := func(args ...string) string {
-		t.Helper()
-		removeMounts(t, h.storage)
-		out, err := exec.Command("podman", append([]string{"--root", h.storage, "--runroot", storage.DerivedRunRoot(h.storage),
-			"--storage-driver", "overlay"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	podman := func(args ...string) string { return h.podman(t, args...) }
 	buildCtx := t.TempDir()
 	for name, content := range map[string]string{"Containerfile": "FROM scratch\nCOPY hello /hello\n", "hello": "hello from podman\n"} {
 		if err := os.WriteFile(filepath.Join(buildCtx, name), []byte(content), 0o644); err != nil {
@@ -252,6 +243,18 @@ func TestStoreSharesFilesWithRepo(t *testing.T) {
 	if got := readFile(t, filepath.Join(dep, "usr/share/big/f3")); got != want {
 		t.Error("a deployed file changed after podman rmi")
 	}
+}
+
+// podman runs podman on the test host's store and returns its trimmed output.
+func (h *testHost) podman(t *testing.T, args ...string) string {
+	t.Helper()
+	removeMounts(t, h.storage)
+	out, err := exec.Command("podman", append([]string{"--root", h.storage, "--runroot", storage.DerivedRunRoot(h.storage),
+		"--storage-driver", "overlay"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // metadataAllowance is what the repo and store may use beyond 1.1× the file bytes of a
