@@ -16,8 +16,9 @@ import (
 
 // InstallCmd is `bootc install`.
 type InstallCmd struct {
-	ToDisk       InstallToDiskCmd       `cmd:"" name:"to-disk" help:"Install an image to a whole disk (or a disk image file with --via-loopback): partition, make filesystems, then install as to-filesystem does."`
-	ToFilesystem InstallToFilesystemCmd `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
+	ToDisk             InstallToDiskCmd             `cmd:"" name:"to-disk" help:"Install an image to a whole disk (or a disk image file with --via-loopback): partition, make filesystems, then install as to-filesystem does."`
+	ToFilesystem       InstallToFilesystemCmd       `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
+	PrintConfiguration InstallPrintConfigurationCmd `cmd:"" name:"print-configuration" help:"Print the image's install configuration (bootc/install/*.toml drop-ins) as JSON, for installers that run inside the image."`
 }
 
 // installFlags are the flags both install verbs share (upstream's names).
