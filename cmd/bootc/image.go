@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -56,7 +57,7 @@ func (c *ImageListCmd) Run(g *Globals, d *Deps) error {
 			return err
 		}
 		if root != "" {
-			bound, err := boundimage.List(root)
+			bound, err := boundimage.List(os.DirFS(root))
 			if err != nil {
 				return err
 			}

@@ -8,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 )
@@ -27,12 +26,12 @@ type Image struct {
 	File string
 }
 
-// List returns the bound images of the root filesystem at root, sorted by file name. A
-// missing Dir means none. Symbolic links are resolved inside root (an absolute target names
-// a path of root, as it will once root is booted).
-func List(root string) ([]Image, error) {
-	dir := filepath.Join(root, Dir)
-	ents, err := os.ReadDir(dir)
+// List returns the bound images of the root filesystem fsys (os.DirFS of a root, or a
+// commit's tree), sorted by file name. A missing Dir means none. Symbolic links are resolved
+// inside fsys, which must implement fs.ReadLinkFS: an absolute target names a path of the
+// root, as it will once the root is booted, and ".." stops at the root.
+func List(fsys fs.FS) ([]Image, error) {
+	ents, err := fs.ReadDir(fsys, Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -42,7 +41,7 @@ func List(root string) ([]Image, error) {
 	var out []Image
 	for _, e := range ents {
 		section := ""
-		switch filepath.Ext(e.Name()) {
+		switch path.Ext(e.Name()) {
 		case ".image":
 			section = "Image"
 		case ".container":
@@ -50,13 +49,10 @@ func List(root string) ([]Image, error) {
 		default:
 			continue
 		}
-		p, err := resolve(root, filepath.Join(Dir, e.Name()))
+		name := path.Join(Dir, e.Name())
+		img, err := read(fsys, name, section)
 		if err != nil {
-			return nil, fmt.Errorf("bound image %s: %w", filepath.Join(dir, e.Name()), err)
-		}
-		img, err := parse(p, section)
-		if err != nil {
-			return nil, fmt.Errorf("bound image %s: %w", filepath.Join(dir, e.Name()), err)
+			return nil, fmt.Errorf("bound image /%s: %w", name, err)
 		}
 		img.File = e.Name()
 		out = append(out, img)
@@ -65,11 +61,24 @@ func List(root string) ([]Image, error) {
 	return out, nil
 }
 
-// resolve follows the symbolic links of rel (relative to root) with root as "/", and returns
-// the host path of the file it names.
-func resolve(root, rel string) (string, error) {
-	cur := ""
-	parts := strings.Split(filepath.Clean(rel), "/")
+// read resolves name's symbolic links inside fsys and parses the file it names.
+func read(fsys fs.FS, name, section string) (Image, error) {
+	p, err := resolve(fsys, name)
+	if err != nil {
+		return Image{}, err
+	}
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return Image{}, err
+	}
+	return parse(string(data), section)
+}
+
+// resolve follows the symbolic links of name with fsys's root as "/", and returns the path
+// of the file it names.
+func resolve(fsys fs.FS, name string) (string, error) {
+	cur := "."
+	parts := strings.Split(name, "/")
 	for hops := 0; len(parts) > 0; {
 		part := parts[0]
 		parts = parts[1:]
@@ -77,14 +86,11 @@ func resolve(root, rel string) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			cur = filepath.Dir(cur)
-			if cur == "." || cur == "/" {
-				cur = ""
-			}
+			cur = path.Dir(cur)
 			continue
 		}
-		next := filepath.Join(cur, part)
-		fi, err := os.Lstat(filepath.Join(root, next))
+		next := path.Join(cur, part)
+		fi, err := fs.Lstat(fsys, next)
 		if err != nil {
 			return "", err
 		}
@@ -93,32 +99,27 @@ func resolve(root, rel string) (string, error) {
 			continue
 		}
 		if hops++; hops > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", rel)
+			return "", fmt.Errorf("%s: too many levels of symbolic links", name)
 		}
-		target, err := os.Readlink(filepath.Join(root, next))
+		target, err := fs.ReadLink(fsys, next)
 		if err != nil {
 			return "", err
 		}
-		if filepath.IsAbs(target) {
-			cur = ""
+		if path.IsAbs(target) {
+			cur = "."
 		}
 		parts = append(strings.Split(target, "/"), parts...)
 	}
-	return filepath.Join(root, cur), nil
+	return cur, nil
 }
 
 // parse reads the Image= and AuthFile= keys of the named section of a quadlet file
 // (systemd unit syntax: comments start with # or ;, values may be quoted, a trailing
 // backslash continues a line).
-func parse(path, section string) (Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Image{}, err
-	}
-	defer f.Close()
+func parse(data, section string) (Image, error) {
 	var img Image
 	cur := ""
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(strings.NewReader(data))
 	var pending string
 	for sc.Scan() {
 		line := pending + strings.TrimSpace(sc.Text())

@@ -51,7 +51,7 @@ func TestList(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := List(root)
+			got, err := List(os.DirFS(root))
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("List: %v, want an error containing %q", err, c.wantErr)

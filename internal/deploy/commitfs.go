@@ -18,8 +18,9 @@ import (
 const maxCommitFile = 4 << 20
 
 // CommitFS is a read-only fs.FS over the tree of an ostree commit, for reading small
-// configuration files (kargs.d) from an image without checking it out. Symlinks are not
-// followed. Close releases it.
+// configuration files (kargs.d, bound images) from an image without checking it out.
+// Symlinks are not followed: Open of one returns the link itself; ReadLink reads its
+// target (fs.ReadLinkFS). Close releases it.
 type CommitFS struct {
 	ctx  context.Context
 	repo *ostree.Repo
@@ -70,6 +71,29 @@ func (c *CommitFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return &commitFile{info: fileInfo{name: parts[len(parts)-1], obj: obj}, r: bytes.NewReader(obj.Content)}, nil
+}
+
+// Lstat describes name without following a final symlink.
+func (c *CommitFS) Lstat(name string) (fs.FileInfo, error) {
+	f, err := c.Open(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: errors.Unwrap(err)}
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+// ReadLink returns the target of the symlink name.
+func (c *CommitFS) ReadLink(name string) (string, error) {
+	f, err := c.Open(name)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: errors.Unwrap(err)}
+	}
+	defer f.Close()
+	if cf, ok := f.(*commitFile); ok && cf.info.obj.IsSymlink() {
+		return cf.info.obj.Target, nil
+	}
+	return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
 }
 
 func (c *CommitFS) dir(name string, t *ostree.MutableTree, own bool) (*commitDir, error) {

@@ -375,9 +375,13 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		return nil, err
 	}
 	opts, err := h.prepareDeploy(ctx, ds, target, f.Import.Commit, locked)
+	if err == nil {
+		err = h.pullBound(ctx, store, f.Import.Commit)
+	}
 	if err != nil {
 		// Refused before anything was written to the sysroot (an /etc conflict, bad
-		// kargs.d): the fetch is undone, so the repository and the store are as they were.
+		// kargs.d, a bound image that cannot be fetched): the fetch is undone, so the
+		// repository is as it was.
 		if uerr := h.unfetch(ctx, refsBefore); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the fetched image again: %w", uerr))
 		}
@@ -416,6 +420,20 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	h.printf("  Fetched %d layers (%s), %d from containers-storage, %d already present\n",
 		r.LayersFetched, humanBytes(uint64(r.BytesFetched)), r.LayersFromStore, r.LayersReused)
 	return out, nil
+}
+
+// pullBound pulls the bound images of commit into store (see PullBound).
+func (h *Host) pullBound(ctx context.Context, store *storage.Store, commit string) error {
+	cfs, err := NewCommitFS(ctx, h.Repo, commit)
+	if err != nil {
+		return err
+	}
+	defer cfs.Close()
+	n, err := PullBound(ctx, store, cfs, h.Pull)
+	if n > 0 {
+		h.printf("Fetched %d bound images\n", n)
+	}
+	return err
 }
 
 // containerRefs returns the image and layer refs of the repository (ref -> commit).

@@ -101,7 +101,11 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		var keep []string
+		// Bound images stay while a deployment names them.
+		keep, err := boundNames(h.Sysroot, deps)
+		if err != nil {
+			return nil, err
+		}
 		for _, i := range all {
 			if !i.Pulled || keepDigests[i.ManifestDigest.String()] {
 				keep = append(keep, i.ID)

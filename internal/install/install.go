@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bootc-go/bootc/internal/boundimage"
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/internal/install/disk"
@@ -251,20 +252,39 @@ func (in *installer) repoConfig() [][2]string {
 	return cfg
 }
 
-// keepInTargetStore puts the installed image into the installed system's own
+// fillTargetStore puts the installed image into the installed system's own
 // containers-storage store (its stateroot's /var/lib/containers/storage), with the layer
 // files hardlinked from the new repository, so that podman on the installed host sees the
-// image it runs. The deployment does not need it: a failure is a warning.
-func (in *installer) keepInTargetStore(ctx context.Context, repo *ostree.Repo, s rootSetup, f *deploy.Fetched) error {
+// image it runs; the deployment does not need it, so a failure there is a warning. It then
+// pulls the image's logically bound images into that store, which the installed system
+// does need: a failure there fails the install.
+func (in *installer) fillTargetStore(ctx context.Context, repo *ostree.Repo, s rootSetup, f *deploy.Fetched) error {
+	cfs, err := deploy.NewCommitFS(ctx, repo, f.Import.Commit)
+	if err != nil {
+		return err
+	}
+	defer cfs.Close()
+	bound, err := boundimage.List(cfs)
+	if err != nil {
+		return err
+	}
 	root := storage.SysrootStoreRoot(s.path, in.stateroot)
 	store, err := storage.Open(ctx, storage.Options{Root: root, RunRoot: storage.DerivedRunRoot(root), Driver: "overlay"})
-	if err != nil {
+	if err != nil && len(bound) > 0 {
+		return fmt.Errorf("opening the installed system's containers-storage for its bound images: %w", err)
+	} else if err != nil {
 		in.opts.printf("Warning: not keeping the image in the installed system's containers-storage: %v\n", err)
 		return nil
 	}
 	defer store.Close()
 	if _, _, err := deploy.KeepInStore(ctx, store, repo, f, in.opts.Import.Rules); err != nil {
 		in.opts.printf("Warning: not keeping the image in the installed system's containers-storage: %v\n", err)
+	}
+	if len(bound) > 0 {
+		in.opts.printf("Fetching %d bound images\n", len(bound))
+		if _, err := deploy.PullBound(ctx, store, cfs, in.opts.Pull); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -326,8 +346,8 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 	_ = repo.SetDisableFsync(false)
 	digest := f.ManifestDigest
 	commit := f.Import.Commit
-	if err := in.keepInTargetStore(ctx, repo, s, f); err != nil {
-		return nil, err
+	if err := in.fillTargetStore(ctx, repo, s, f); err != nil {
+		return nil, fmt.Errorf("install: %w", err)
 	}
 
 	args, err := in.kernelArgs(ctx, repo, commit, s)
