@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/imgref"
 )
@@ -12,6 +15,7 @@ type SwitchCmd struct {
 	Apply                     bool   `help:"Reboot after staging the new deployment."`
 	Retain                    bool   `help:"Keep the previous image's ref and layers (by default they are pruned once no deployment uses them)."`
 	EnforceContainerSigpolicy bool   `help:"Verify the image with the containers policy (policy.json) and refuse a policy whose default is insecureAcceptAnything (ostree-image-signed:)."`
+	MutateInPlace             bool   `name:"mutate-in-place" hidden:"" help:"Change the image the booted deployment follows without fetching it or making a deployment (for installers' post-install steps); the next upgrade fetches it."`
 	Quiet                     bool   `help:"Do not show progress."`
 	ProgressFD                int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
 }
@@ -30,6 +34,17 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	if c.MutateInPlace {
+		if c.Apply || c.Retain {
+			return errors.New("--mutate-in-place cannot be combined with --apply or --retain")
+		}
+		dep, err := h.SwitchInPlace(d.Ctx, ref)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.Out, "Updated %s to pull from %s\n", dep.Checksum, ref)
+		return nil
+	}
 	if err := checkApply(h, c.Apply); err != nil {
 		return err
 	}

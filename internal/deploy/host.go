@@ -174,6 +174,31 @@ func (h *Host) Switch(ctx context.Context, target imgref.OstreeImageReference, o
 	return h.fetchAndDeploy(ctx, ds, target, false, opts.Retain)
 }
 
+// SwitchInPlace makes the booted deployment (offline: the one that boots next) follow target
+// without fetching anything or making a deployment: its origin is replaced, so the next
+// upgrade fetches target. This is upstream's `switch --mutate-in-place`, for installers that
+// deploy an image and then point it at its registry (Anaconda's %post). It returns the
+// deployment changed.
+func (h *Host) SwitchInPlace(ctx context.Context, target imgref.OstreeImageReference) (*ostree.Deployment, error) {
+	if err := h.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer h.Sysroot.Unlock()
+	ds, err := Classify(h.Sysroot)
+	if err != nil {
+		return nil, err
+	}
+	if ds.Booted == nil {
+		return nil, errors.New("no deployment to change: the sysroot has none")
+	}
+	origin := &ostree.KeyFile{}
+	origin.Set(OriginGroup, OriginImageKey, target.String())
+	if err := h.Sysroot.WriteOrigin(ctx, ds.Booted, origin); err != nil {
+		return nil, err
+	}
+	return ds.Booted, nil
+}
+
 // UpgradeOptions control Upgrade.
 type UpgradeOptions struct {
 	// Check only looks for an update (one manifest request) and records it for status.

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bootc-go/bootc/internal/install/installtest"
+	"github.com/bootc-go/bootc/storage/storagetest"
+)
+
+// TestSwitchMutateInPlace (upstream tmt 31): switch --mutate-in-place points the deployment at
+// another image without fetching it or deploying: same deployment, new spec; the next
+// upgrade fetches the new image.
+func TestSwitchMutateInPlace(t *testing.T) {
+	h := newTestHost(t)
+	if code, _, errs := h.try(t, "switch", "--mutate-in-place", "--transport", "oci", "/nowhere:x"); code == 0 || !strings.Contains(errs, "no deployment to change") {
+		t.Errorf("mutate-in-place on an empty sysroot: exit %d, %q", code, errs)
+	}
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {dir("usr"), dir("usr/share"), file("usr/share/version", "1")}},
+		Labels: map[string]string{"containers.bootc": "1"}}
+	layout := filepath.Join(t.TempDir(), "oci")
+	h.bootc(t, "switch", "--transport", "oci", writeOCI(t, layout, "v1", spec))
+	booted := h.status(t).Status.Booted.Ostree.Checksum
+	v2 := writeOCI(t, layout, "v2", withFiles(spec, file("usr/share/version", "2")))
+	refsBefore := h.state(t)
+
+	out, _ := h.bootc(t, "switch", "--mutate-in-place", "--transport", "oci", v2)
+	if want := "Updated " + booted + " to pull from ostree-unverified-image:oci:" + v2; !strings.Contains(out, want) {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	st := h.status(t)
+	if st.Spec.Image == nil || st.Spec.Image.Image != v2 || st.Spec.Image.Transport != "oci" {
+		t.Errorf("spec after mutate-in-place: %+v", st.Spec.Image)
+	}
+	if st.Status.Booted.Ostree.Checksum != booted || st.Status.Rollback != nil {
+		t.Errorf("mutate-in-place made a deployment: booted %s (was %s), rollback %+v", st.Status.Booted.Ostree.Checksum, booted, st.Status.Rollback)
+	}
+	// Nothing fetched: the refs are as before (only the origin changed, which state shows).
+	if got := h.state(t); strings.Count(got, "ostree/container/image/") != strings.Count(refsBefore, "ostree/container/image/") {
+		t.Errorf("mutate-in-place fetched an image:\nbefore:\n%s\nafter:\n%s", refsBefore, got)
+	}
+	h.bootc(t, "upgrade")
+	if got := readFile(t, filepath.Join(h.deployDir(h.status(t).Status.Booted), "usr/share/version")); got != "2" {
+		t.Errorf("after the upgrade, version %q, want 2", got)
+	}
+	if code, _, errs := h.try(t, "switch", "--mutate-in-place", "--apply", "--transport", "oci", v2); code == 0 || !strings.Contains(errs, "cannot be combined") {
+		t.Errorf("--mutate-in-place --apply: exit %d, %q", code, errs)
+	}
+}
