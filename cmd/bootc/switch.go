@@ -15,6 +15,8 @@ type SwitchCmd struct {
 	Apply                     bool   `help:"Reboot after staging the new deployment."`
 	Retain                    bool   `help:"Keep the previous image's ref and layers (by default they are pruned once no deployment uses them)."`
 	EnforceContainerSigpolicy bool   `help:"Verify the image with the containers policy (policy.json) and refuse a policy whose default is insecureAcceptAnything (ostree-image-signed:)."`
+	DownloadOnly              bool   `help:"Download and stage the new image, but keep it from being applied at shutdown until bootc switch --from-downloaded with the same image."`
+	FromDownloaded            bool   `help:"Apply the deployment bootc switch --download-only staged for this image at the next reboot, without fetching anything."`
 	MutateInPlace             bool   `name:"mutate-in-place" hidden:"" help:"Change the image the booted deployment follows without fetching it or making a deployment (for installers' post-install steps); the next upgrade fetches it."`
 	Quiet                     bool   `help:"Do not show progress."`
 	ProgressFD                int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
@@ -24,6 +26,12 @@ type SwitchCmd struct {
 func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	if err := d.requireRoot("switch"); err != nil {
 		return err
+	}
+	switch {
+	case c.DownloadOnly && (c.Apply || c.FromDownloaded):
+		return errors.New("--download-only cannot be combined with --apply or --from-downloaded")
+	case c.FromDownloaded && c.Retain:
+		return errors.New("--from-downloaded cannot be combined with --retain")
 	}
 	ref, err := imgref.FromCLI(c.Target, c.Transport, c.EnforceContainerSigpolicy)
 	if err != nil {
@@ -35,8 +43,8 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	}
 	defer done()
 	if c.MutateInPlace {
-		if c.Apply || c.Retain {
-			return errors.New("--mutate-in-place cannot be combined with --apply or --retain")
+		if c.Apply || c.Retain || c.DownloadOnly || c.FromDownloaded {
+			return errors.New("--mutate-in-place cannot be combined with --apply, --retain, --download-only or --from-downloaded")
 		}
 		dep, err := h.SwitchInPlace(d.Ctx, ref)
 		if err != nil {
@@ -48,9 +56,11 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	if err := checkApply(h, c.Apply); err != nil {
 		return err
 	}
-	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{Retain: c.Retain})
+	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{Retain: c.Retain, DownloadOnly: c.DownloadOnly, FromDownloaded: c.FromDownloaded})
 	if err != nil {
 		return err
 	}
-	return maybeReboot(d, c.Apply, out.Changed)
+	// As upgrade, and as upstream (tmt 24): --apply also reboots into a deployment staged
+	// before, when the spec is unchanged.
+	return maybeReboot(d, c.Apply, out.Changed || h.Sysroot.Staged() != nil)
 }

@@ -28,7 +28,7 @@ var ErrNoRollback = errors.New("No rollback available")
 
 // ErrDownloadOnlyOffline is returned by Upgrade with DownloadOnly on an offline sysroot:
 // there a new deployment is made at once, not staged, so it cannot be held back.
-var ErrDownloadOnlyOffline = errors.New("--download-only needs a booted system: it stages the update for later, but an offline sysroot (--sysroot) gets new deployments at once; run bootc upgrade without --download-only")
+var ErrDownloadOnlyOffline = errors.New("--download-only needs a booted system: it stages the update for later, but an offline sysroot (--sysroot) gets new deployments at once; run the command without --download-only")
 
 // Host is a sysroot with its repository and containers-storage store, on which bootc's
 // operations run. Booted hosts stage new deployments (finalized at shutdown by
@@ -151,7 +151,17 @@ func (h *Host) imageDigest(ctx context.Context, d *ostree.Deployment) (string, e
 type SwitchOptions struct {
 	// Retain keeps the previous image's ref (by default it is pruned when unused).
 	Retain bool
+	// DownloadOnly stages the new deployment with finalization locked, as Upgrade's does; it
+	// is applied by a Switch with FromDownloaded to the same target only.
+	DownloadOnly bool
+	// FromDownloaded unlocks the deployment a Switch with DownloadOnly staged for target,
+	// without fetching anything.
+	FromDownloaded bool
 }
+
+// SwitchDownloadFile (in the run directory) names the deployment `switch --download-only`
+// staged and its target, so that `switch --from-downloaded` applies that and nothing else.
+const SwitchDownloadFile = "bootc/switch-download-only"
 
 // Switch makes the host track target: it fetches the image and stages (or, offline,
 // deploys) it. When target is what the host already tracks it does nothing.
@@ -164,14 +174,77 @@ func (h *Host) Switch(ctx context.Context, target imgref.OstreeImageReference, o
 	if err != nil {
 		return nil, err
 	}
+	if opts.FromDownloaded {
+		return h.switchFromDownloaded(ds, target)
+	}
+	if opts.DownloadOnly && ds.Offline {
+		return nil, ErrDownloadOnlyOffline
+	}
 	if cur, from, err := currentImage(ds); err != nil {
 		return nil, err
 	} else if cur != nil && cur.String() == target.String() {
+		if opts.DownloadOnly && from == ds.Staged {
+			h.printf("Staged deployment present; locking it (download only).\n")
+			if err := ostree.LockStaged(); err != nil {
+				return nil, err
+			}
+			return &Outcome{}, h.recordSwitchDownload(ds.Staged, target)
+		}
 		h.printf("Image specification is unchanged.\n")
 		h.keepTrackedInStore(ctx, from, target, "")
 		return &Outcome{}, nil
 	}
-	return h.fetchAndDeploy(ctx, ds, target, false, opts.Retain)
+	out, err := h.fetchAndDeploy(ctx, ds, target, opts.DownloadOnly, opts.Retain)
+	if err == nil && opts.DownloadOnly {
+		err = h.recordSwitchDownload(out.Staged, target)
+	}
+	return out, err
+}
+
+// switchDownloadRecord is what SwitchDownloadFile holds: "<checksum>.<serial> <target>".
+func switchDownloadRecord(d *ostree.Deployment, target imgref.OstreeImageReference) string {
+	return fmt.Sprintf("%s.%d %s\n", d.Checksum, d.Serial, target)
+}
+
+func (h *Host) recordSwitchDownload(d *ostree.Deployment, target imgref.OstreeImageReference) error {
+	p := filepath.Join(h.runDir(), SwitchDownloadFile)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(switchDownloadRecord(d, target)), 0o644)
+}
+
+// switchFromDownloaded unlocks the staged deployment if `switch --download-only target`
+// staged it.
+func (h *Host) switchFromDownloaded(ds *Deployments, target imgref.OstreeImageReference) (*Outcome, error) {
+	if ds.Staged == nil {
+		return nil, fmt.Errorf("No staged deployment to apply (run bootc switch --download-only %s first)", target)
+	}
+	p := filepath.Join(h.runDir(), SwitchDownloadFile)
+	rec, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if string(rec) != switchDownloadRecord(ds.Staged, target) {
+		staged := "an image"
+		if r, _ := ImageRefOf(ds.Staged); r != nil {
+			staged = r.String()
+		}
+		return nil, fmt.Errorf("the staged deployment (%s) was not downloaded by bootc switch --download-only %s; nothing applied", staged, target)
+	}
+	if err := ostree.UnlockStaged(); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(p)
+	h.printf("Staged deployment unlocked; it will be applied at the next reboot.\n")
+	return &Outcome{Changed: true, Staged: ds.Staged}, nil
+}
+
+func (h *Host) runDir() string {
+	if h.RunDir == "" {
+		return "/run"
+	}
+	return h.RunDir
 }
 
 // SwitchInPlace makes the booted deployment (offline: the one that boots next) follow target

@@ -1,7 +1,7 @@
 // Package e2e is the boot proof (`make e2e`): the bootable test image of tests/image
 // installed to a disk image with `bootc install to-disk --via-loopback`, booted in qemu
-// through its own bootloader, and taken through switch, upgrade, rollback, a power cut in
-// the middle of an upgrade and a download-only upgrade, rebooting in between. The guest
+// through its own bootloader, and taken through switch, upgrade, rollback, power cuts,
+// a download-only upgrade and a download-only switch, rebooting in between. The guest
 // has no network: a second virtio disk labelled BOOTCSTEPS carries the OCI layout it
 // updates from and the step.sh its bootc-test-marker service runs at boot; the host
 // rewrites that disk between boots and checks each step on the serial console and on the
@@ -347,8 +347,8 @@ const (
 
 // TestBootScenario is the boot proof: v1 installed with `bootc install to-disk
 // --via-loopback`, booted in qemu through its own bootloader, then switched, upgraded,
-// rolled back, power-cut in the middle of an upgrade and upgraded with --download-only,
-// rebooting in between; every step is checked on the serial console and on the disk.
+// rolled back, power-cut during an upgrade's import, store write and finalization, upgraded
+// and switched with --download-only, rebooting in between; every step is checked on the serial console and on the disk.
 func TestBootScenario(t *testing.T) {
 	requireE2E(t)
 	qemu := requireQemu(t)
@@ -597,6 +597,7 @@ func TestBootScenario(t *testing.T) {
 		"status booted",
 		"run bootc upgrade --download-only",
 		"status locked",
+		switchFromDownloadedRefused("bootc switch --from-downloaded --transport oci "+stable),
 		"run bootc upgrade --from-downloaded",
 		"status after",
 		"finish reboot"), bootOptions{})
@@ -607,21 +608,54 @@ func TestBootScenario(t *testing.T) {
 	if hs := sc.expectStatus(res, "after", "4", "3", "2"); hs.Status.Staged.DownloadOnly {
 		sc.fatalf("after bootc upgrade --from-downloaded: staged downloadOnly is still true")
 	}
+	sc.expectRefused(res, "bootc switch --from-downloaded of an upgrade's download")
 	ds = sc.onDisk()
 	sc.expectDiskVersions(ds, "bootc upgrade --from-downloaded", "3", "4")
 
-	res = sc.boot("v3-final", "", "3", stepScript("v3-final",
+	// v3 runs. switch --download-only to v2 stages it locked; switch --from-downloaded
+	// applies it only for that image; the poweroff finalizes it, with the local /etc edit.
+	v2ref := stepsLayoutInGuest + ":v2"
+	res = sc.boot("v3-switch-download-only", "", "3", stepScript("v3-switch-download-only",
 		`echo "E2E-LOCAL: $(cat `+localConf+`)"`,
 		"status booted",
+		"run bootc switch --download-only --transport oci "+v2ref,
+		"status locked",
+		switchFromDownloadedRefused("bootc switch --from-downloaded --transport oci "+stable),
+		"run bootc switch --from-downloaded --transport oci "+v2ref,
+		"status after",
 		"finish poweroff"), bootOptions{})
 	if v, _ := res.r.stepValue("E2E-LOCAL"); v != localConfText {
 		sc.fatalf("the local /etc edit did not survive: %s = %q", localConf, v)
 	}
 	sc.expectStatus(res, "booted", "3", "", "4")
+	if hs := sc.expectStatus(res, "locked", "3", "2", "4"); !hs.Status.Staged.DownloadOnly {
+		sc.fatalf("after bootc switch --download-only: staged downloadOnly is false\n%s", res.out["status-locked.json"])
+	}
+	sc.expectRefused(res, "bootc switch --from-downloaded of another image")
+	if hs := sc.expectStatus(res, "after", "3", "2", "4"); hs.Status.Staged.DownloadOnly {
+		sc.fatalf("after bootc switch --from-downloaded: staged downloadOnly is still true")
+	}
 	ds = sc.onDisk(localConf)
-	sc.expectDiskVersions(ds, "the last boot", "3", "4")
+	sc.expectDiskVersions(ds, "the last boot", "2", "3")
 	if strings.TrimSpace(ds.files["0:"+localConf]) != localConfText {
 		sc.fatalf("the local /etc edit is not in the final deployment on the disk")
+	}
+}
+
+// switchFromDownloadedRefused is a step running cmd, which must fail: its exit code and last
+// line of output are printed as E2E-REFUSED-RC and E2E-REFUSED-ERR.
+func switchFromDownloadedRefused(cmd string) string {
+	return cmd + ` >out/refused.log 2>&1; echo "E2E-REFUSED-RC: $?"; echo "E2E-REFUSED-ERR: $(tail -n1 out/refused.log)"`
+}
+
+// expectRefused checks what switchFromDownloadedRefused printed: a failure saying that the
+// staged deployment was not downloaded by that switch.
+func (sc *scenario) expectRefused(res result, what string) {
+	sc.t.Helper()
+	rc, _ := res.r.stepValue("E2E-REFUSED-RC")
+	msg, _ := res.r.stepValue("E2E-REFUSED-ERR")
+	if rc == "0" || rc == "" || !strings.Contains(msg, "was not downloaded by bootc switch --download-only") {
+		sc.fatalf("%s: exit %q, %q; want a refusal", what, rc, msg)
 	}
 }
 
