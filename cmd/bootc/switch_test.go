@@ -48,3 +48,29 @@ func TestSwitchMutateInPlace(t *testing.T) {
 		t.Errorf("--mutate-in-place --apply: exit %d, %q", code, errs)
 	}
 }
+
+// TestSwitchDownloadOnlyRefusals: the download-only flags need a booted system, and clash
+// with the flags that contradict them; each refusal leaves the host as it was.
+func TestSwitchDownloadOnlyRefusals(t *testing.T) {
+	h := newTestHost(t)
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1")}, Labels: map[string]string{"containers.bootc": "1"}}
+	ref := writeOCI(t, filepath.Join(t.TempDir(), "oci"), "v1", spec)
+	h.bootc(t, "switch", "--transport", "oci", ref)
+	before := h.fullState(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--download-only"}, "--download-only needs a booted system"},
+		{[]string{"--from-downloaded"}, "No staged deployment to apply (run bootc switch --download-only"},
+		{[]string{"--download-only", "--apply"}, "cannot be combined"},
+		{[]string{"--download-only", "--from-downloaded"}, "cannot be combined"},
+		{[]string{"--from-downloaded", "--retain"}, "cannot be combined"},
+	} {
+		code, _, errs := h.try(t, append(append([]string{"switch", "--quiet"}, c.args...), "--transport", "oci", ref+"-other")...)
+		checkOneLineError(t, code, "", errs, c.want)
+	}
+	if after := h.fullState(t); after != before {
+		t.Errorf("a refused switch changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
