@@ -10,7 +10,7 @@ var (
 	// ErrArchitecture: the image is built for another architecture than the one requested.
 	ErrArchitecture = errors.New("image architecture mismatch")
 	// ErrInsufficientSpace: the layers to fetch do not fit in the free space of the graph root.
-	ErrInsufficientSpace = errors.New("not enough free space")
+	ErrInsufficientSpace = errors.New("Insufficient free space") // upstream's wording, which scripts match
 	// ErrInsecurePolicy: a signed pull was requested but the signature policy's default
 	// requirement accepts anything.
 	ErrInsecurePolicy = errors.New("signature policy does not require signatures")

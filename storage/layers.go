@@ -214,8 +214,8 @@ func (s *Store) CheckFreeSpace(path string, need uint64, what string) error {
 		return fmt.Errorf("free space of %s: %w", path, err)
 	}
 	if need > avail {
-		return fmt.Errorf("%s needs %d bytes (%s) in %s, but only %d bytes (%s) are available: %w",
-			what, need, humanBytes(need), path, avail, humanBytes(avail), ErrInsufficientSpace)
+		return fmt.Errorf("%w: %s needs %d bytes (%s) in %s, but only %d bytes (%s) are available",
+			ErrInsufficientSpace, what, need, humanBytes(need), path, avail, humanBytes(avail))
 	}
 	return nil
 }

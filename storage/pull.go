@@ -457,8 +457,8 @@ func (s *Store) checkFreeSpace(ri *RemoteImage, sys *types.SystemContext) error 
 		}
 		s.log.Debug().Str("image", ri.Reference).Str("path", c.path).Int("layers", len(ri.Layers)).Int("missing", missing).Uint64("need", c.need).Uint64("available", avail).Msg("free space check")
 		if c.need > avail {
-			return fmt.Errorf("pulling %s needs at least %d bytes (%s; %d of %d layers to fetch, compressed size) in %s, but only %d bytes (%s) are available: %w",
-				ri.Reference, c.need, humanBytes(c.need), missing, len(ri.Layers), c.path, avail, humanBytes(avail), ErrInsufficientSpace)
+			return fmt.Errorf("%w: pulling %s needs at least %d bytes (%s; %d of %d layers to fetch, compressed size) in %s, but only %d bytes (%s) are available",
+				ErrInsufficientSpace, ri.Reference, c.need, humanBytes(c.need), missing, len(ri.Layers), c.path, avail, humanBytes(avail))
 		}
 	}
 	return nil

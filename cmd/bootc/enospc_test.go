@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/storage/storagetest"
@@ -98,5 +100,74 @@ func TestSwitchENOSPC(t *testing.T) {
 			}
 			h.fsck(t)
 		})
+	}
+}
+
+// TestSwitchRefusesHugeLayerClaim (upstream tmt 35): an image whose manifest claims a 999 TiB
+// layer is refused with upstream's "Insufficient free space" before anything is fetched: the
+// host, the repo's tmp/ and the store stay as they were.
+func TestSwitchRefusesHugeLayerClaim(t *testing.T) {
+	h := newTestHost(t)
+	layout := filepath.Join(t.TempDir(), "oci")
+	h.bootc(t, "switch", "--quiet", "--transport", "oci", writeOCI(t, layout, "v1", bootableImage("1")))
+	ref := writeOCI(t, layout, "v2", withFiles(bootableImage("2"), file("usr/lib/new", "new")))
+	claimLastLayerSize(t, layout, "v2", 999<<40)
+	before := h.fullState(t)
+	code, out, errs := h.try(t, "switch", "--quiet", "--transport", "oci", ref)
+	checkOneLineError(t, code, out, errs, "Insufficient free space", "(999.0 TiB)")
+	if after := h.fullState(t); after != before {
+		t.Errorf("the refused switch changed the host:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.sysroot, "ostree/repo/tmp/*-*")); len(left) > 0 {
+		t.Errorf("left in the repo's tmp/: %v", left)
+	}
+}
+
+// claimLastLayerSize rewrites the manifest of tag in the OCI layout so that its last layer
+// claims size bytes (the blob itself is unchanged).
+func claimLastLayerSize(t *testing.T, layout, tag string, size int64) {
+	t.Helper()
+	indexPath := filepath.Join(layout, "index.json")
+	var index map[string]any
+	readJSON(t, indexPath, &index)
+	for _, m := range index["manifests"].([]any) {
+		desc := m.(map[string]any)
+		if desc["annotations"].(map[string]any)["org.opencontainers.image.ref.name"] != tag {
+			continue
+		}
+		blob := func(d string) string { return filepath.Join(layout, "blobs", strings.Replace(d, ":", "/", 1)) }
+		var man map[string]any
+		readJSON(t, blob(desc["digest"].(string)), &man)
+		layers := man["layers"].([]any)
+		layers[len(layers)-1].(map[string]any)["size"] = size
+		b, err := json.Marshal(man)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := digest.FromBytes(b)
+		if err := os.WriteFile(blob(d.String()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		desc["digest"], desc["size"] = d.String(), len(b)
+		b, err = json.Marshal(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(indexPath, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("no tag %s in %s", tag, layout)
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
