@@ -406,6 +406,79 @@ bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned, g
   return ostree_sysroot_cleanup_prune_repo (s, &opts, out_total, out_pruned, out_size, c, error);
 }
 
+/* fsck_object checks one object; it returns NULL when it is whole, else why it is not. */
+static char *
+fsck_object (OstreeRepo *repo, const char *csum, OstreeObjectType type, GCancellable *c)
+{
+  g_autoptr(GError) err = NULL;
+  g_autofree char *actual = NULL;
+  if (type == OSTREE_OBJECT_TYPE_FILE)
+    {
+      g_autoptr(GInputStream) in = NULL;
+      g_autoptr(GFileInfo) info = NULL;
+      g_autoptr(GVariant) xattrs = NULL;
+      g_autofree guchar *bin = NULL;
+      if (!ostree_repo_load_file (repo, csum, &in, &info, &xattrs, c, &err)
+          || !ostree_checksum_file_from_input (info, xattrs, in, type, &bin, c, &err))
+        return g_strdup (err->message);
+      actual = ostree_checksum_from_bytes (bin);
+    }
+  else
+    {
+      g_autoptr(GVariant) v = NULL;
+      if (!ostree_repo_load_variant (repo, type, csum, &v, &err))
+        return g_strdup (err->message);
+      actual = g_compute_checksum_for_data (G_CHECKSUM_SHA256, g_variant_get_data (v),
+                                            g_variant_get_size (v));
+    }
+  if (strcmp (actual, csum) != 0)
+    return g_strdup_printf ("corrupted: its content hashes to %s", actual);
+  return NULL;
+}
+
+char **
+bootc_repo_fsck_commit (OstreeRepo *repo, const char *commit, guint *out_objects,
+                        GCancellable *c, GError **error)
+{
+  g_autoptr(GPtrArray) bad = g_ptr_array_new ();
+  g_autoptr(GHashTable) reachable = NULL;
+  g_autoptr(GError) err = NULL;
+  *out_objects = 0;
+  if (!ostree_repo_traverse_commit (repo, commit, 0, &reachable, c, &err))
+    {
+      if (g_cancellable_set_error_if_cancelled (c, error))
+        return NULL;
+      g_ptr_array_add (bad, g_strdup_printf ("commit %s: %s", commit, err->message));
+    }
+  if (reachable != NULL)
+    {
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, reachable);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        {
+          const char *csum;
+          OstreeObjectType type;
+          if (g_cancellable_set_error_if_cancelled (c, error))
+            {
+              g_ptr_array_set_free_func (bad, g_free);
+              return NULL;
+            }
+          ostree_object_name_deserialize (k, &csum, &type);
+          (*out_objects)++;
+          char *why = fsck_object (repo, csum, type, c);
+          if (why != NULL)
+            {
+              g_ptr_array_add (bad, g_strdup_printf ("%s %s: %s", ostree_object_type_to_string (type),
+                                                     csum, why));
+              g_free (why);
+            }
+        }
+    }
+  g_ptr_array_add (bad, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&bad), FALSE);
+}
+
 gboolean
 bootc_repo_checkout (OstreeRepo *repo, const char *rev, const char *dest, const char *subpath,
                      gboolean user_mode, int overwrite_mode, gboolean process_whiteouts,

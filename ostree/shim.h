@@ -85,6 +85,12 @@ char *bootc_repo_resolve (OstreeRepo *repo, const char *refspec, gboolean allow_
                           GError **error);
 gboolean bootc_repo_set_ref (OstreeRepo *repo, const char *ref, const char *checksum,
                              GCancellable *c, GError **error);
+/* fsck_commit verifies every object reachable from commit: it exists and its content hashes
+ * to its name. It returns a NULL-terminated array (g_strfreev) of "TYPE CHECKSUM: reason" for
+ * the objects that fail, empty when all pass, and the number of objects checked; NULL only
+ * when cancelled. */
+char **bootc_repo_fsck_commit (OstreeRepo *repo, const char *commit, guint *out_objects,
+                               GCancellable *c, GError **error);
 /* list_refs returns a NULL-terminated array alternating ref, checksum; g_strfreev it. */
 char **bootc_repo_list_refs (OstreeRepo *repo, const char *prefix, GCancellable *c, GError **error);
 gboolean bootc_sysroot_prune_repo (OstreeSysroot *s, gint *out_total, gint *out_pruned,

@@ -39,6 +39,7 @@ type CLI struct {
 	UsrOverlay UsrOverlayCmd `cmd:"" name:"usr-overlay" aliases:"usroverlay" help:"Add a transient writable overlay on /usr (discarded at reboot)."`
 	Install    InstallCmd    `cmd:"" help:"Install a bootable container image to a disk or a mounted filesystem."`
 	Image      ImageCmd      `cmd:"" help:"Operate on the images of bootc's storage: list them, copy one into containers-storage."`
+	Internals  InternalsCmd  `cmd:"" hidden:"" help:"Internal commands for CI and debugging."`
 }
 
 func main() {

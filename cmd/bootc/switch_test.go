@@ -1,11 +1,13 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bootc-go/bootc/internal/install/installtest"
+	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage/storagetest"
 )
 
@@ -72,5 +74,35 @@ func TestSwitchDownloadOnlyRefusals(t *testing.T) {
 	}
 	if after := h.fullState(t); after != before {
 		t.Errorf("a refused switch changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestInternalsFsck (upstream tmt 015): bootc internals fsck passes on a healthy host, and
+// names a corrupt object of a deployment and an image missing from containers-storage.
+func TestInternalsFsck(t *testing.T) {
+	h := newTestHost(t)
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {dir("usr"), dir("usr/share"), file("usr/share/data", "data")}},
+		Labels: map[string]string{"containers.bootc": "1"}}
+	h.bootc(t, "switch", "--transport", "oci", writeOCI(t, filepath.Join(t.TempDir(), "oci"), "v1", spec))
+	out, _ := h.bootc(t, "internals", "fsck")
+	for _, want := range []string{"ok: etc-resolvconf", "ok: repo", "ok: store"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("fsck of a healthy host does not say %q:\n%s", want, out)
+		}
+	}
+	h.podman(t, "rmi", "--all", "--force")
+	data := filepath.Join(h.deployDir(h.status(t).Status.Booted), "usr/share/data")
+	ostreetest.ClearImmutable(filepath.Dir(data))
+	if err := os.WriteFile(data, []byte("changed in place"), 0o644); err != nil { // the deployment's file is a hardlink of its object
+		t.Fatal(err)
+	}
+	code, out, errs := h.try(t, "internals", "fsck")
+	if code == 0 || !strings.Contains(errs, "Encountered errors") {
+		t.Errorf("fsck of a damaged host: exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"ok: etc-resolvconf", "fsck error: repo: deployment ", ": corrupted: its content hashes to", "fsck error: store: ImageNotInStore: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fsck output does not say %q:\n%s", want, out)
+		}
 	}
 }

@@ -1,0 +1,46 @@
+package ostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"context"
+	"fmt"
+)
+
+// FsckResult is what FsckCommit found.
+type FsckResult struct {
+	// Objects is the number of objects checked.
+	Objects int
+	// Bad describes each missing or corrupt object ("file CHECKSUM: why"); empty when the
+	// commit is whole.
+	Bad []string
+}
+
+// FsckCommit verifies every object reachable from commit, as `ostree fsck` does: it exists,
+// and its content (for files: header, xattrs and data) hashes to its name. A missing object
+// stops the walk below it (the result names it); only cancellation is an error.
+func (r *Repo) FsckCommit(ctx context.Context, commit string) (FsckResult, error) {
+	var res FsckResult
+	err := r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, release := cancellable(ctx)
+		defer release()
+		cc := cstr(commit)
+		defer freeC(cc)
+		var n C.guint
+		var cerr *C.GError
+		arr := C.bootc_repo_fsck_commit(p, cc, &n, c, &cerr)
+		if arr == nil {
+			return failed(ctx, "", cerr)
+		}
+		res.Objects, res.Bad = int(n), takeStrv(arr)
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("checking commit %s: %w", commit, err)
+	}
+	return res, nil
+}
