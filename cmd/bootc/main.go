@@ -38,6 +38,7 @@ type CLI struct {
 	Status     StatusCmd     `cmd:"" help:"Display the status of the host: staged, booted and rollback deployments."`
 	UsrOverlay UsrOverlayCmd `cmd:"" name:"usr-overlay" aliases:"usroverlay" help:"Add a transient writable overlay on /usr (discarded at reboot)."`
 	Install    InstallCmd    `cmd:"" help:"Install a bootable container image to a disk or a mounted filesystem."`
+	Container  ContainerCmd  `cmd:"" help:"Operations run inside a container image build: lint, inspect."`
 }
 
 func main() {
