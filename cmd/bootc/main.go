@@ -14,6 +14,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/term"
+
+	"github.com/bootc-go/bootc/internal/logbridge"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		level, _ := zerolog.ParseLevel(cli.LogLevel)
 		log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger()
+		logbridge.Route(log)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: geteuid() == 0,
