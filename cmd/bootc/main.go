@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,6 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return
 		}
 		if err := kctx.Run(&cli.Globals, deps); err != nil {
+			var st *exitStatusError
+			if errors.As(err, &st) {
+				code = st.Code
+				return
+			}
 			fmt.Fprintln(stderr, "error:", oneLine(err))
 			code = 1
 		}
