@@ -42,6 +42,7 @@ type CLI struct {
 	UsrOverlay UsrOverlayCmd `cmd:"" name:"usr-overlay" aliases:"usroverlay" help:"Add a transient writable overlay on /usr (discarded at reboot)."`
 	Install    InstallCmd    `cmd:"" help:"Install a bootable container image to a disk or a mounted filesystem."`
 	Container  ContainerCmd  `cmd:"" help:"Operations run inside a container image build: lint, inspect."`
+	Completion CompletionCmd `cmd:"" help:"Write a shell completion script (bash, zsh or fish) to standard output."`
 }
 
 func main() {
