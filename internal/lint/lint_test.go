@@ -269,6 +269,14 @@ func TestRunOutputAndDisposition(t *testing.T) {
 	if err != nil || res.Skipped != 3 || !strings.HasSuffix(out, "Checks passed: 11\nChecks skipped: 3\n") {
 		t.Errorf("--skip: %v %+v\n%s", err, res, out)
 	}
+	many := passingTree(t)
+	tree(t, many, map[string]string{"var/log/1": "x", "var/log/2": "x", "var/log/3": "x", "var/log/4": "x", "var/log/5": "x", "var/log/6": "x"})
+	if _, out, _ := runLints(t, many, Options{NoTruncate: true}); !strings.Contains(out, "  /var/log/5\n  /var/log/6\n\n") || strings.Contains(out, "more") {
+		t.Errorf("--no-truncate:\n%s", out)
+	}
+	if _, out, _ := runLints(t, many, Options{}); !strings.Contains(out, "  /var/log/5\n  ...and 1 more\n\n") {
+		t.Errorf("truncated:\n%s", out)
+	}
 	if _, _, err := runLints(t, filepath.Join(dir, "missing"), Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing root: got %v", err)
 	}
