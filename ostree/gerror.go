@@ -31,11 +31,13 @@ const (
 	IOErrorCancelled = int(C.G_IO_ERROR_CANCELLED)
 	IOErrorBusy      = int(C.G_IO_ERROR_BUSY)
 	IOErrorNoSpace   = int(C.G_IO_ERROR_NO_SPACE)
+	// IOErrorPermissionDenied is G_IO_ERROR_PERMISSION_DENIED.
+	IOErrorPermissionDenied = int(C.G_IO_ERROR_PERMISSION_DENIED)
 )
 
 // GError is a GLib error converted to Go: its domain (the quark's string), its code within
-// that domain and its message. errors.Is maps cancellation, not-found and exists to
-// context.Canceled, fs.ErrNotExist and fs.ErrExist.
+// that domain and its message. errors.Is maps cancellation, not-found, exists and
+// permission denied to context.Canceled, fs.ErrNotExist, fs.ErrExist and fs.ErrPermission.
 type GError struct {
 	Domain  string
 	Code    int
@@ -46,7 +48,7 @@ type GError struct {
 func (e *GError) Error() string { return e.Message }
 
 // Is reports whether e corresponds to target (context.Canceled, fs.ErrNotExist, fs.ErrExist,
-// or another *GError with the same domain and code).
+// fs.ErrPermission, or another *GError with the same domain and code).
 func (e *GError) Is(target error) bool {
 	switch target {
 	case context.Canceled:
@@ -57,6 +59,9 @@ func (e *GError) Is(target error) bool {
 	case fs.ErrExist:
 		return (e.Domain == DomainIO && e.Code == IOErrorExists) ||
 			(e.Domain == DomainFile && e.Code == int(C.G_FILE_ERROR_EXIST))
+	case fs.ErrPermission:
+		return (e.Domain == DomainIO && e.Code == IOErrorPermissionDenied) ||
+			(e.Domain == DomainFile && (e.Code == int(C.G_FILE_ERROR_ACCES) || e.Code == int(C.G_FILE_ERROR_PERM)))
 	}
 	var t *GError
 	if errors.As(target, &t) {

@@ -107,6 +107,8 @@ func TestGErrorIs(t *testing.T) {
 		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorNotFound}, fs.ErrNotExist, true},
 		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorExists}, fs.ErrExist, true},
 		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorFailed}, fs.ErrNotExist, false},
+		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorPermissionDenied}, fs.ErrPermission, true},
+		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorFailed}, fs.ErrPermission, false},
 		{&ostree.GError{Domain: ostree.DomainGPG, Code: ostree.IOErrorNotFound}, fs.ErrNotExist, false},
 		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorBusy}, &ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorBusy}, true},
 		{&ostree.GError{Domain: ostree.DomainIO, Code: ostree.IOErrorBusy}, &ostree.GError{Domain: ostree.DomainGPG, Code: ostree.IOErrorBusy}, false},

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/term"
+
+	"github.com/bootc-go/bootc/internal/logbridge"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -40,6 +43,8 @@ type CLI struct {
 	Install    InstallCmd    `cmd:"" help:"Install a bootable container image to a disk or a mounted filesystem."`
 	Image      ImageCmd      `cmd:"" help:"Operate on the images of bootc's storage: list them, copy one into containers-storage."`
 	Internals  InternalsCmd  `cmd:"" hidden:"" help:"Internal commands for CI and debugging."`
+	Container  ContainerCmd  `cmd:"" help:"Operations run inside a container image build: lint, inspect."`
+	Completion CompletionCmd `cmd:"" help:"Write a shell completion script (bash, zsh or fish) to standard output."`
 }
 
 func main() {
@@ -84,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		level, _ := zerolog.ParseLevel(cli.LogLevel)
 		log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(level).With().Timestamp().Logger()
+		logbridge.Route(log)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: geteuid() == 0,
@@ -93,6 +99,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return
 		}
 		if err := kctx.Run(&cli.Globals, deps); err != nil {
+			var st *exitStatusError
+			if errors.As(err, &st) {
+				code = st.Code
+				return
+			}
 			fmt.Fprintln(stderr, "error:", oneLine(err))
 			code = 1
 		}

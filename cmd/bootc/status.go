@@ -37,12 +37,12 @@ func (c *StatusCmd) Run(g *Globals, d *Deps) error {
 	}
 	h, done, err := d.openHost(g, hostOptions{quiet: true})
 	if err != nil {
-		return err
+		return d.statusError(err)
 	}
 	defer done()
 	host, _, err := deploy.Status(d.Ctx, h.Sysroot, h.Repo)
 	if err != nil {
-		return err
+		return d.statusError(err)
 	}
 	if err := spec.Render(d.Out, host, format, spec.RenderOptions{FormatVersion: c.FormatVersion, Booted: c.Booted, Verbose: c.Verbose}); err != nil {
 		return err

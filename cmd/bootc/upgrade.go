@@ -15,6 +15,7 @@ type UpgradeCmd struct {
 	Tag            string `help:"Upgrade to this tag of the tracked image instead of its current tag."`
 	Quiet          bool   `help:"Do not show progress."`
 	ProgressFD     int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
+	Format         string `help:"Output of --check: humanreadable (upstream's lines; exit code 0 whether or not there is an update) or json (the update: version, digest, layers and the ones to fetch, with sizes). With json the exit code tells the outcome: 0 no update, 100 update available, 1 error." enum:"humanreadable,json" default:"humanreadable"`
 }
 
 // Run upgrades the host.
@@ -27,6 +28,9 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 	}
 	if c.FromDownloaded && (c.Check || c.DownloadOnly) {
 		return errors.New("--from-downloaded cannot be used with --check or --download-only")
+	}
+	if c.Format != "humanreadable" {
+		return c.checkJSON(g, d)
 	}
 	if err := d.requireRoot("upgrade"); err != nil {
 		return err

@@ -107,6 +107,8 @@ type Outcome struct {
 	Digest, Version string
 	// UpdateAvailable is set by Upgrade with Check.
 	UpdateAvailable bool
+	// Check is what Upgrade with Check found.
+	Check *UpdateCheck
 	// Fetched is the import result, when an image was fetched.
 	Fetched *Fetched
 }
@@ -355,7 +357,11 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 	}
 	out := &Outcome{Digest: digest, Version: version}
 	if opts.Check {
-		if digest == bootedDigest || digest == stagedDigest {
+		available := digest != bootedDigest && digest != stagedDigest
+		if out.Check, err = h.checkUpdate(ctx, store, target, remote, ds.Booted, bootedDigest, available); err != nil {
+			return nil, err
+		}
+		if !available {
 			h.printf("No changes in: %s\n", target)
 			return out, nil
 		}
@@ -365,6 +371,9 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 			h.printf("  Version: %s\n", version)
 		}
 		h.printf("  Digest: %s\n", digest)
+		if out.Check.Diff != nil {
+			h.printf("%s", out.Check.Diff.Lines())
+		}
 		if ds.Booted != nil {
 			err = h.Repo.WriteDetachedMetadata(ctx, ds.Booted.Checksum, ostree.Metadata{
 				CachedManifestDigest: digest, CachedManifest: string(remote.Manifest), CachedConfig: string(remote.Config)})
