@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bootc-go/bootc/internal/boundimage"
-	"github.com/bootc-go/bootc/internal/install/installtest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
 )
@@ -19,14 +17,10 @@ import (
 // rebuilt from the repository); podman builds FROM it; bootc switches to the result from
 // containers-storage; and bootc's prune leaves the copied image alone.
 func TestImageCopyToStorage(t *testing.T) {
+	r := startRegistry(t)
+	r.push(t, storagetest.ImageSpec{Layers: [][]storagetest.File{{file("db", "bound db")}}}, "db")
 	h := newTestHost(t)
-	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {
-		dir("usr"), dir("usr/share"), dir("usr/share/containers"), dir("usr/share/containers/systemd"),
-		file("usr/share/containers/systemd/db.image", "[Image]\nImage=quay.io/example/db:1\n"),
-		dir("usr/lib"), dir("usr/lib/bootc"), dir("usr/lib/bootc/bound-images.d"),
-		{Path: boundimage.Dir + "/db.image", Type: '2', Linkname: "/usr/share/containers/systemd/db.image"},
-		file("usr/share/data", "from v1"),
-	}}, Labels: map[string]string{"containers.bootc": "1"}}
+	spec := withFiles(boundOSImage("1", r.name("db")), file("usr/share/data", "from v1"))
 	ref := writeOCI(t, filepath.Join(t.TempDir(), "oci"), "v1", spec)
 	h.bootc(t, "switch", "--transport", "oci", ref)
 	booted := h.status(t).Status.Booted.Image.ImageDigest
@@ -36,11 +30,11 @@ func TestImageCopyToStorage(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("image list --format json: %v\n%s", err, out)
 	}
-	want := []listedImage{{ImageType: "host", Image: "oci:" + ref}, {ImageType: "logical", Image: "quay.io/example/db:1"}}
+	want := []listedImage{{ImageType: "host", Image: "oci:" + ref}, {ImageType: "logical", Image: r.name("db")}}
 	if len(rows) != 2 || rows[0] != want[0] || rows[1] != want[1] {
 		t.Errorf("image list = %+v, want %+v", rows, want)
 	}
-	if out, _ := h.bootc(t, "image", "list", "--type", "logical"); !strings.Contains(out, "quay.io/example/db:1   logical") || strings.Contains(out, "host") {
+	if out, _ := h.bootc(t, "image", "list", "--type", "logical"); !strings.Contains(out, r.name("db")+"   logical") || strings.Contains(out, "host") {
 		t.Errorf("image list --type logical:\n%s", out)
 	}
 
