@@ -101,13 +101,15 @@ while [ $kills -lt "$KILLS" ] && [ $i -lt $((3 * KILLS)) ]; do
   # layers are then fetched and imported in one stream: kills there count as import).
   aim=none
   if [ $((i % 2)) = 1 ]; then aims=(pull deploy store prune); aim=${aims[$(( (i / 2) % 4 ))]}; fi
+  # Delays are drawn before bootc starts (python3 takes tens of ms to start).
   delay=$(python3 -c "import random; print(random.uniform(0.05, $FULL*1.05))")
+  pulldelay=$(python3 -c "import random; print(random.uniform(0.010, 0.045))")
   t0=$(date +%s.%N)
   "${B[@]}" "${cmd[@]}" >"$W/run.log" 2>&1 & pid=$!
   if [ $aim = none ]; then
     sleep "$delay"
   elif [ $aim = pull ]; then
-    sleep "$(python3 -c "import random; print(random.uniform(0.010, 0.045))")"
+    sleep "$pulldelay"
   else
     # Poll the disk every 5 ms until the aimed phase (or, for deploy, a later one) shows.
     until [ "$(phase)" = $aim ] || ! kill -0 $pid 2>/dev/null; do
