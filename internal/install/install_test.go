@@ -465,7 +465,7 @@ func TestInstallToFilesystem(t *testing.T) {
 	if imgs := e.storeImages(t); len(imgs) != 0 {
 		t.Errorf("the install left images in the store: %+v", imgs)
 	}
-	if m, _ := MountsUnder(root); len(m) != 2 {
+	if m := installtest.MountsOf(root); len(m) != 2 {
 		t.Errorf("mounts under %s after the install: %v", root, m)
 	}
 }

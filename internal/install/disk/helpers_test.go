@@ -11,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -155,46 +156,20 @@ func boundLoops(t *testing.T, paths ...string) []string {
 	return out
 }
 
-// unescapeMount decodes the octal escapes of /proc/self/mounts.
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // mountsUnder returns mount points at or below dir, and mounts whose
 // source is one of devs.
 func mountsUnder(t *testing.T, dir string, devs ...string) []string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
+	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
+		return !under && !slices.Contains(devs, m.Source), false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		src, target := unescapeMount(f[0]), unescapeMount(f[1])
-		if dir != "" && (target == dir || strings.HasPrefix(target, dir+"/")) {
-			out = append(out, target)
-			continue
-		}
-		for _, d := range devs {
-			if src == d {
-				out = append(out, target)
-			}
-		}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
 	}
 	return out
 }

@@ -12,10 +12,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
@@ -203,32 +205,16 @@ func LoopDevicesBackedBy(path string) []string {
 // MountsOf lists the mount points in /proc/self/mountinfo whose mount point is under dir or
 // whose source is one of devs.
 func MountsOf(dir string, devs ...string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
+		return !under && !slices.Contains(devs, m.Source), false
+	})
 	if err != nil {
 		return []string{fmt.Sprintf("reading mountinfo: %v", err)}
 	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 10 {
-			continue
-		}
-		target := f[4]
-		src := ""
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) {
-				src = f[i+2]
-			}
-		}
-		if dir != "" && (target == dir || strings.HasPrefix(target, dir+"/")) {
-			out = append(out, target)
-			continue
-		}
-		for _, d := range devs {
-			if src == d {
-				out = append(out, target)
-			}
-		}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
 	}
 	return out
 }
