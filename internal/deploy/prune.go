@@ -7,6 +7,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // PruneReport says what Prune removed.
@@ -112,7 +113,7 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 		}
 	}
 	if rep.Images+rep.Layers+len(rep.StoreImages) > 0 {
-		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, humanBytes(rep.Bytes),
+		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, progress.HumanBytes(rep.Bytes),
 			storeNote(rep.StoreImages))
 	}
 	return rep, nil

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // Size units.
@@ -207,22 +209,7 @@ func (e *TooSmallError) Error() string {
 		dev = e.Device
 	}
 	return fmt.Sprintf("%s is too small for the partition layout: it needs at least %s (%d bytes) but has %s (%d bytes)",
-		dev, FormatSize(e.Needed), e.Needed, FormatSize(e.Available), e.Available)
-}
-
-// FormatSize formats a byte count with binary units, e.g. "1.5 GiB".
-func FormatSize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	v := float64(n)
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
+		dev, progress.HumanBytes(uint64(max(e.Needed, 0))), e.Needed, progress.HumanBytes(uint64(max(e.Available, 0))), e.Available)
 }
 
 func alignUp(v, a int64) int64   { return (v + a - 1) / a * a }
