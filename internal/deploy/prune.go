@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/internal/progress"
@@ -62,15 +64,11 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 		if d, _ := c.Metadata[importer.MetaManifestDigest].(string); d != "" {
 			keepDigests[d] = true
 		}
-		var man struct {
-			Layers []struct {
-				Digest string `json:"digest"`
-			} `json:"layers"`
-		}
+		var man imgspecv1.Manifest
 		mj, _ := c.Metadata[importer.MetaManifest].(string)
 		if json.Unmarshal([]byte(mj), &man) == nil {
 			for _, l := range man.Layers {
-				keepLayers[imgref.BlobRef(l.Digest)] = true
+				keepLayers[imgref.BlobRef(l.Digest.String())] = true
 			}
 		}
 	}
