@@ -160,3 +160,8 @@ func ImageReferenceFromRef(ref string) (ImageReference, error) {
 	}
 	return ParseImageReference(s)
 }
+
+// isASCIIAlnum reports whether c is an ASCII letter or digit.
+func isASCIIAlnum(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
