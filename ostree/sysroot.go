@@ -422,10 +422,16 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 			cos, crev := cstr(opts.Stateroot), cstr(opts.Revision)
 			defer freeC(cos)
 			defer freeC(crev)
-			var corigin *C.char
+			// libostree keeps a reference to the origin in the new deployment: give it a
+			// copy of its own, which the caller's later edits do not reach.
+			var origin *KeyFile
+			var corigin *C.GKeyFile
 			if opts.Origin != nil {
-				corigin = cstr(opts.Origin.String())
-				defer freeC(corigin)
+				var err error
+				if origin, err = copyKeyFile(opts.Origin.ptr()); err != nil {
+					return err
+				}
+				corigin = origin.ptr()
 			}
 			var kargs **C.char
 			if opts.KernelArgs != nil {
@@ -440,6 +446,7 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 			var cerr *C.GError
 			d := C.bootc_sysroot_deploy(p, gbool(stage), cos, crev, corigin, merge, kargs, c, &cerr)
 			runtime.KeepAlive(opts.Merge)
+			runtime.KeepAlive(origin)
 			if d == nil {
 				return failed(ctx, "", cerr)
 			}
@@ -525,26 +532,6 @@ func (s *Sysroot) PruneRepo(ctx context.Context) (PruneStats, error) {
 		return nil
 	})
 	return st, err
-}
-
-// WriteOrigin replaces the origin file of d.
-func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFile) error {
-	return s.doLoaded(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
-		data := cstr(origin.String())
-		defer freeC(data)
-		dp := d.acquire()
-		if dp == nil {
-			return ErrClosed
-		}
-		defer unrefDeployment(dp)
-		var cerr *C.GError
-		ok := C.bootc_sysroot_write_origin(p, dp, data, c, &cerr)
-		runtime.KeepAlive(d)
-		if ok == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
-	})
 }
 
 // SetPinned pins or unpins d (pinned deployments are never removed by new deployments).

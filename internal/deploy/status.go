@@ -101,6 +101,9 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 // ImageRefOf returns the container image reference of a deployment's origin, or nil when
 // the deployment was not made from a container image.
 func ImageRefOf(d *ostree.Deployment) (*imgref.OstreeImageReference, error) {
+	if d != nil && d.OriginErr != nil {
+		return nil, d.OriginErr
+	}
 	if d == nil || d.Origin == nil {
 		return nil, nil
 	}
