@@ -163,11 +163,6 @@ func (d *Deployment) Equal(o *Deployment) bool {
 	return d.Stateroot == o.Stateroot && d.Checksum == o.Checksum && d.Serial == o.Serial
 }
 
-// OriginRelpath is the deployment's origin file path relative to the sysroot.
-func (d *Deployment) OriginRelpath() string {
-	return d.Relpath() + ".origin"
-}
-
 // Relpath is the deployment directory relative to the sysroot.
 func (d *Deployment) Relpath() string {
 	return "ostree/deploy/" + d.Stateroot + "/deploy/" + d.Checksum + "." + itoa(d.Serial)

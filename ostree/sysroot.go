@@ -287,27 +287,6 @@ func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
 	return d
 }
 
-// PendingAndRollback returns, on a booted sysroot, the deployment that boots next if it is
-// not the booted one (pending) and the rollback deployment of stateroot; either may be nil.
-// On a sysroot that is not booted, libostree reports the first deployment as pending and
-// no rollback.
-func (s *Sysroot) PendingAndRollback(stateroot string) (pending, rollback *Deployment) {
-	_ = s.doLoaded(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		cn := cstr(stateroot)
-		defer freeC(cn)
-		var pd, rd *C.OstreeDeployment
-		C.ostree_sysroot_query_deployments_for(p, cn, &pd, &rd) // (transfer full)
-		if pd != nil {
-			pending = wrapDeployment(pd)
-		}
-		if rd != nil {
-			rollback = wrapDeployment(rd)
-		}
-		return nil
-	})
-	return pending, rollback
-}
-
 // DeploymentPath returns the absolute path of d's root directory.
 func (s *Sysroot) DeploymentPath(d *Deployment) string {
 	return filepath.Join(s.path, d.Relpath())
@@ -532,24 +511,6 @@ func (s *Sysroot) PruneRepo(ctx context.Context) (PruneStats, error) {
 		return nil
 	})
 	return st, err
-}
-
-// SetPinned pins or unpins d (pinned deployments are never removed by new deployments).
-func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
-	return s.doLoaded(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		dp := d.acquire()
-		if dp == nil {
-			return ErrClosed
-		}
-		defer unrefDeployment(dp)
-		var cerr *C.GError
-		ok := C.ostree_sysroot_deployment_set_pinned(p, dp, gbool(pinned), &cerr)
-		runtime.KeepAlive(d)
-		if ok == 0 {
-			return takeError(cerr)
-		}
-		return nil
-	})
 }
 
 // UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).

@@ -21,9 +21,6 @@ var (
 	// ErrTagNotSupported reports a request to replace the tag of an image
 	// reference whose transport or name has no tag.
 	ErrTagNotSupported = errors.New("image reference does not support tags")
-	// ErrInvalidEscape reports a string that is not a valid escaped ostree ref
-	// component, or a string that cannot be escaped into one.
-	ErrInvalidEscape = errors.New("invalid escaped ref")
 )
 
 // Transport says where a container image is stored and how it is fetched.
@@ -62,13 +59,6 @@ var allTransports = [...]Transport{
 	TransportDir,
 	TransportDockerArchive,
 	TransportDockerDaemon,
-}
-
-// Transports returns all supported transports, registry first.
-func Transports() []Transport {
-	out := make([]Transport, len(allTransports))
-	copy(out, allTransports[:])
-	return out
 }
 
 // Valid reports whether t is one of the supported transports.

@@ -54,12 +54,6 @@ func ParseFilesystem(s string) (Filesystem, error) {
 	return f, nil
 }
 
-// SupportsFsverity reports whether the filesystem supports fs-verity
-// (ext4 and btrfs).
-func (f Filesystem) SupportsFsverity() bool {
-	return f == FilesystemExt4 || f == FilesystemBtrfs
-}
-
 // BlockSetup is a `to-disk` block storage backend.
 type BlockSetup string
 
@@ -279,14 +273,6 @@ func (c *Config) Canonicalize() {
 	if c.Block == nil {
 		c.Block = []BlockSetup{BlockDirect}
 	}
-}
-
-// FilterToExternal drops what `install to-filesystem` callers handle
-// themselves (kargs and karg-deletes), as `install print-configuration`
-// without --all does.
-func (c *Config) FilterToExternal() {
-	c.Kargs = nil
-	c.KargDeletes = nil
 }
 
 // BlockSetupFor picks the block setup for to-disk: requested when it is
