@@ -9,6 +9,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"github.com/rs/zerolog"
 	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // TestMain lets containers-storage re-execute the test binary for its helpers
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: containers-storage with the overlay driver mounts filesystems and keeps file ownership")
+		testskip.Skip(t, "root", "needs root: containers-storage with the overlay driver mounts filesystems and keeps file ownership")
 	}
 }
 

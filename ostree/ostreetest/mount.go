@@ -11,13 +11,15 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // RequireRoot skips the test unless it runs as root.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (mounts, bare repositories, deployments)")
+		testskip.Skip(t, "root", "needs root (mounts, bare repositories, deployments)")
 	}
 }
 
@@ -70,7 +72,7 @@ func Ext4Dir(t testing.TB, sizeMiB int) string {
 	RequireRoot(t)
 	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
+			testskip.Skipf(t, "tool:"+tool, "needs %s: %v", tool, err)
 		}
 	}
 	work := t.TempDir()

@@ -18,15 +18,17 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (loop devices, mounts)")
+		testskip.Skip(t, "root", "needs root (loop devices, mounts)")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("no loop device support: %v", err)
+		testskip.Skipf(t, "loop", "no loop device support: %v", err)
 	}
 }
 
@@ -34,7 +36,7 @@ func requireTool(t *testing.T, name, debianPackage string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed (Debian package %s)", name, debianPackage)
+		testskip.Skipf(t, "tool:"+name, "%s not installed (Debian package %s)", name, debianPackage)
 	}
 	return p
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -35,10 +36,10 @@ const (
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (loop devices, mounts, deployments)")
+		testskip.Skip(t, "root", "needs root (loop devices, mounts, deployments)")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("no loop device support: %v", err)
+		testskip.Skipf(t, "loop", "no loop device support: %v", err)
 	}
 }
 
