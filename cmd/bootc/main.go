@@ -92,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := kctx.Run(&cli.Globals, deps); err != nil {
 			fmt.Fprintln(stderr, "error:", oneLine(err))
-			code = 1
+			code = exitCodeOf(err)
 		}
 	}()
 	return code
