@@ -63,8 +63,13 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 	if err != nil {
 		return nil, err
 	}
+	return classify(all, sr.Booted()), nil
+}
+
+// classify sorts all (in boot order) into slots around booted, the booted deployment (nil
+// on an offline sysroot).
+func classify(all []*ostree.Deployment, booted *ostree.Deployment) *Deployments {
 	out := &Deployments{}
-	booted := sr.Booted()
 	if booted == nil {
 		out.Offline = true
 		for _, d := range all {
@@ -75,7 +80,7 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 		}
 	}
 	if booted == nil {
-		return out, nil
+		return out
 	}
 	out.Booted = booted
 	var related []*ostree.Deployment
@@ -95,7 +100,7 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 		out.Other = append(related[1:], out.Other...)
 		out.RollbackQueued = !out.Offline && out.Rollback.Index < booted.Index
 	}
-	return out, nil
+	return out
 }
 
 // ImageRefOf returns the container image reference of a deployment's origin, or nil when
