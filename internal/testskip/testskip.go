@@ -29,11 +29,12 @@ const (
 	LogEnv = "BOOTC_TEST_SKIPLOG"
 )
 
-// Skip skips t because of what key names, with reason formatted as by fmt.Sprint. In
-// strict mode a key not allowed fails t (and stops it) instead.
+// Skip skips t because of what key names, with reason formatted as t.Skip formats its
+// arguments (fmt.Sprintln, without the newline). In strict mode a key not allowed fails t
+// (and stops it) instead.
 func Skip(t testing.TB, key string, reason ...any) {
 	t.Helper()
-	skip(t, key, fmt.Sprint(reason...))
+	skip(t, key, strings.TrimSuffix(fmt.Sprintln(reason...), "\n"))
 }
 
 // Skipf is Skip with a reason formatted as by fmt.Sprintf.
