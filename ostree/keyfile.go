@@ -68,6 +68,7 @@ func copyKeyFile(src *C.GKeyFile) (*KeyFile, error) {
 // returned as written.
 func (kf *KeyFile) Get(group, key string) (string, bool) {
 	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
 	cg, ck := cstr(group), cstr(key)
 	defer freeC(cg)
 	defer freeC(ck)
@@ -88,35 +89,43 @@ func (kf *KeyFile) Get(group, key string) (string, bool) {
 
 // Set sets group.key to value (escaped as GLib does), creating the group if needed.
 func (kf *KeyFile) Set(group, key, value string) {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
 	cg, ck, cv := cstr(group), cstr(key), cstr(value)
 	defer freeC(cg)
 	defer freeC(ck)
 	defer freeC(cv)
-	C.g_key_file_set_string(kf.ptr(), cg, ck, cv)
+	C.g_key_file_set_string(p, cg, ck, cv)
 }
 
 // Remove deletes group.key; removing a missing key does nothing.
 func (kf *KeyFile) Remove(group, key string) {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
 	cg, ck := cstr(group), cstr(key)
 	defer freeC(cg)
 	defer freeC(ck)
 	var cerr *C.GError
-	if C.g_key_file_remove_key(kf.ptr(), cg, ck, &cerr) == 0 {
+	if C.g_key_file_remove_key(p, cg, ck, &cerr) == 0 {
 		_ = takeError(cerr) // the key was not there: nothing to remove
 	}
 }
 
 // Groups returns the group names in file order.
 func (kf *KeyFile) Groups() []string {
-	return takeStrv((**C.char)(unsafe.Pointer(C.g_key_file_get_groups(kf.ptr(), nil))))
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	return takeStrv((**C.char)(unsafe.Pointer(C.g_key_file_get_groups(p, nil))))
 }
 
 // Keys returns the keys of group in file order (nil when there is no such group).
 func (kf *KeyFile) Keys(group string) []string {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
 	cg := cstr(group)
 	defer freeC(cg)
 	var cerr *C.GError
-	keys := C.g_key_file_get_keys(kf.ptr(), cg, nil, &cerr)
+	keys := C.g_key_file_get_keys(p, cg, nil, &cerr)
 	if keys == nil {
 		_ = takeError(cerr) // no such group
 		return nil
@@ -126,8 +135,10 @@ func (kf *KeyFile) Keys(group string) []string {
 
 // String serialises the key file with g_key_file_to_data.
 func (kf *KeyFile) String() string {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
 	var n C.gsize
-	data := C.g_key_file_to_data(kf.ptr(), &n, nil)
+	data := C.g_key_file_to_data(p, &n, nil)
 	defer C.g_free(C.gpointer(unsafe.Pointer(data)))
 	return C.GoStringN((*C.char)(data), C.int(n))
 }
