@@ -135,7 +135,10 @@ func SpecImageRef(r imgref.OstreeImageReference) spec.ImageReference {
 	return out
 }
 
-// imageConfig is the part of the OCI config status reads.
+// imageConfig is the part of the OCI config status reads. It is not image-spec's v1.Image
+// on purpose: that type decodes "created" as a time, so a config whose created is not RFC
+// 3339 would fail to decode whole and status would lose its architecture and version too;
+// upstream (oci-spec) reads created as a string, and so does this.
 type imageConfig struct {
 	Architecture string `json:"architecture"`
 	Created      string `json:"created"`
