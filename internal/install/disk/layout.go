@@ -106,9 +106,6 @@ type LayoutOptions struct {
 	BootFilesystem string
 	// RootFilesystem defaults to "ext4".
 	RootFilesystem string
-	// RootType defaults to the Discoverable Partitions root type of Arch,
-	// or the generic Linux filesystem type.
-	RootType GUID
 	// Arch is a GOARCH; "" means runtime.GOARCH.
 	Arch string
 	// ESPSize, BootSize default to DefaultESPSize and DefaultBootSize.
@@ -161,12 +158,11 @@ func NewLayout(o LayoutOptions) *Layout {
 		}
 		l.Partitions = append(l.Partitions, p)
 	}
-	rootType := o.RootType
-	if rootType.IsZero() {
-		var ok bool
-		if rootType, ok = LinuxRootType(arch); !ok {
-			rootType = TypeLinuxFilesystem
-		}
+	// The root gets the Discoverable Partitions root type of arch, else the generic Linux
+	// filesystem type.
+	rootType, ok := LinuxRootType(arch)
+	if !ok {
+		rootType = TypeLinuxFilesystem
 	}
 	l.Partitions = append(l.Partitions, PartitionSpec{
 		Role: RoleRoot, Name: "root", Type: rootType, Size: o.RootSize,
