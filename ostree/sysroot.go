@@ -513,6 +513,32 @@ func (s *Sysroot) PruneRepo(ctx context.Context) (PruneStats, error) {
 	return st, err
 }
 
+// WriteOrigin replaces the origin file of d (libostree's ostree_sysroot_write_origin_file,
+// which also updates the loaded deployment).
+func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFile) error {
+	return s.doLoaded(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		// libostree keeps the origin in the deployment: give it a copy of its own.
+		own, err := copyKeyFile(origin.ptr())
+		if err != nil {
+			return err
+		}
+		dp := d.acquire()
+		if dp == nil {
+			return ErrClosed
+		}
+		defer unrefDeployment(dp)
+		var cerr *C.GError
+		ok := C.ostree_sysroot_write_origin_file(p, dp, own.ptr(), c, &cerr)
+		runtime.KeepAlive(d)
+		runtime.KeepAlive(own)
+		runtime.KeepAlive(origin)
+		if ok == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
 // UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).
 func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state UnlockedState) error {
 	return s.doLoaded(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {

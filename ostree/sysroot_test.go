@@ -207,6 +207,24 @@ func TestDeployAndEtcMergeMatchCLI(t *testing.T) {
 	}
 	ostreetest.CLI(t, "--repo="+sr.Path()+"/ostree/repo", "fsck")
 
+	// WriteOrigin replaces the origin file on disk and in the loaded deployment.
+	newOrigin := origin("test/other")
+	if err := sr.WriteOrigin(ctx, deps[0], newOrigin); err != nil {
+		t.Fatal(err)
+	}
+	newOrigin.Set("origin", "container-image-reference", "edited-after-the-write")
+	originFile := filepath.Join(sr.Path(), "ostree/deploy/default/deploy", v2+".0.origin")
+	if b, err := os.ReadFile(originFile); err != nil || !strings.Contains(string(b), "container-image-reference=test/other\n") {
+		t.Errorf("origin file after WriteOrigin: %q, %v", b, err)
+	}
+	if err := sr.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deps, _ = sr.Deployments()
+	if v, _ := deps[0].Origin.Get("origin", "container-image-reference"); v != "test/other" {
+		t.Errorf("reloaded origin image reference = %q, want test/other", v)
+	}
+
 	// Rollback by reordering, then cleanup removes nothing still listed.
 	if err := sr.WriteDeployments(ctx, []*ostree.Deployment{deps[1], deps[0]}, ostree.WriteOptions{}); err != nil {
 		t.Fatal(err)
