@@ -46,7 +46,7 @@
 // Imported images are recorded in the ostree repository under refs built by
 // [BlobRef] ("ostree/container/blob/<escaped layer digest>") and [ImageRef]
 // ("ostree/container/image/<escaped ImageReference.String()>"). The escaping
-// ([EscapeRef]) is byte-for-byte the one of ostree-ext, so refs
+// ([EscapeRef], [UnescapeRef]) is byte-for-byte the one of ostree-ext, so refs
 // written by upstream bootc or rpm-ostree are found by this package and the
 // other way round.
 //

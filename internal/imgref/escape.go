@@ -2,6 +2,7 @@ package imgref
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -55,6 +56,54 @@ func EscapeRef(s string) string {
 	return b.String()
 }
 
+// UnescapeRef reverses [EscapeRef]. It accepts only ASCII letters, digits,
+// "-", "/" and "_" escapes: "__" for "_", and "_HEX_" for the character with
+// that code point (hex digits of either case). Unlike upstream, which
+// ignores some malformed escapes, an unterminated escape or one that is not
+// a Unicode scalar value is an error wrapping [ErrInvalidEscape].
+func UnescapeRef(s string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isASCIIAlnum(c) || c == '-' || c == '/':
+			b.WriteByte(c)
+		case c == '_':
+			if i+1 < len(s) && s[i+1] == '_' {
+				b.WriteByte('_')
+				i++
+				continue
+			}
+			end := strings.IndexByte(s[i+1:], '_')
+			if end < 0 {
+				return "", fmt.Errorf("%w %q: unterminated escape at offset %d", ErrInvalidEscape, s, i)
+			}
+			hex := s[i+1 : i+1+end]
+			v, err := strconv.ParseUint(hex, 16, 32)
+			if err != nil || !utf8.ValidRune(rune(v)) {
+				return "", fmt.Errorf("%w %q: bad escape %q at offset %d", ErrInvalidEscape, s, "_"+hex+"_", i)
+			}
+			b.WriteRune(rune(v))
+			i += end + 1
+		default:
+			return "", fmt.Errorf("%w %q: invalid character %q at offset %d", ErrInvalidEscape, s, c, i)
+		}
+	}
+	return b.String(), nil
+}
+
+// UnprefixUnescapeRef strips prefix + "/" from ref and unescapes the rest
+// with [UnescapeRef], like upstream's unprefix_unescape_ref. A ref without
+// that prefix is an error wrapping [ErrInvalidEscape].
+func UnprefixUnescapeRef(prefix, ref string) (string, error) {
+	rest, ok := strings.CutPrefix(ref, prefix+"/")
+	if !ok || prefix == "" {
+		return "", fmt.Errorf("%w: ref %q does not start with %q", ErrInvalidEscape, ref, prefix+"/")
+	}
+	return UnescapeRef(rest)
+}
+
 // BlobRef returns the ostree ref of the commit holding the layer with the
 // given digest: "sha256:2c26..." gives
 // "ostree/container/blob/sha256_3A_2c26...". The digest is not validated.
@@ -69,6 +118,16 @@ func BlobRef(digest string) string {
 // Note that the signature verification is not part of the ref.
 func ImageRef(ref ImageReference) string {
 	return ImageRefPrefix + "/" + EscapeRef(ref.String())
+}
+
+// ImageReferenceFromRef returns the image reference encoded in a ref made by
+// [ImageRef], parsed with [ParseImageReference].
+func ImageReferenceFromRef(ref string) (ImageReference, error) {
+	s, err := UnprefixUnescapeRef(ImageRefPrefix, ref)
+	if err != nil {
+		return ImageReference{}, err
+	}
+	return ParseImageReference(s)
 }
 
 // isASCIIAlnum reports whether c is an ASCII letter or digit.

@@ -21,6 +21,9 @@ var (
 	// ErrTagNotSupported reports a request to replace the tag of an image
 	// reference whose transport or name has no tag.
 	ErrTagNotSupported = errors.New("image reference does not support tags")
+	// ErrInvalidEscape reports a string that is not a valid escaped ostree ref
+	// component, or a string that cannot be escaped into one.
+	ErrInvalidEscape = errors.New("invalid escaped ref")
 )
 
 // Transport says where a container image is stored and how it is fetched.

@@ -275,6 +275,14 @@ func (c *Config) Canonicalize() {
 	}
 }
 
+// FilterToExternal drops what `install to-filesystem` callers handle
+// themselves (kargs and karg-deletes), as `install print-configuration`
+// without --all does.
+func (c *Config) FilterToExternal() {
+	c.Kargs = nil
+	c.KargDeletes = nil
+}
+
 // BlockSetupFor picks the block setup for to-disk: requested when it is
 // enabled, else the first enabled one.
 func (c *Config) BlockSetupFor(requested *BlockSetup) (BlockSetup, error) {

@@ -348,6 +348,11 @@ func TestCanonicalJSON(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+	c.FilterToExternal()
+	got, _ = c.CanonicalJSON()
+	if strings.Contains(string(got), "kargs") {
+		t.Errorf("FilterToExternal left kargs: %s", got)
+	}
 	got, _ = (&Config{}).CanonicalJSON()
 	if !strings.HasPrefix(string(got), `{"block":null,`) || strings.Contains(string(got), "kargs") {
 		t.Errorf("empty config: %s", got)
