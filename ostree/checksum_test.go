@@ -75,7 +75,7 @@ func TestContentChecksumMatchesLibostree(t *testing.T) {
 				want, err = repo.WriteSymlink(ctx, tc.meta, tc.target)
 				got = ostree.SymlinkChecksum(tc.meta, tc.target)
 			} else {
-				want, err = repo.WriteRegfileBytes(ctx, tc.meta, tc.content)
+				want, err = repo.WriteRegfile(ctx, tc.meta, int64(len(tc.content)), bytes.NewReader(tc.content))
 				if err == nil {
 					got, err = ostree.ContentChecksum(tc.meta, int64(len(tc.content)), bytes.NewReader(tc.content))
 				}

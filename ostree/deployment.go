@@ -4,6 +4,7 @@ package ostree
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -61,8 +62,11 @@ type Deployment struct {
 	Pinned bool
 	// Unlocked is the /usr overlay state.
 	Unlocked UnlockedState
-	// Origin is the origin file (nil when there is none).
+	// Origin is a copy of the origin file (nil when there is none, or when it could not be
+	// copied: OriginErr says why).
 	Origin *KeyFile
+	// OriginErr is the error copying the origin file out of libostree.
+	OriginErr error
 	// BootOptions is the kernel command line of its boot entry ("" when none is written yet).
 	BootOptions string
 }
@@ -111,8 +115,10 @@ func wrapDeployment(p *C.OstreeDeployment) *Deployment {
 		Pinned:       C.ostree_deployment_is_pinned(p) != 0,
 		Unlocked:     UnlockedState(C.GoString(C.ostree_deployment_unlocked_state_to_string(C.ostree_deployment_get_unlocked(p)))),
 	}
-	if o := C.bootc_deployment_origin_data(p); o != nil {
-		if kf, err := ParseKeyFile(takeString(o)); err == nil {
+	if o := C.ostree_deployment_get_origin(p); o != nil {
+		if kf, err := copyKeyFile(o); err != nil {
+			d.OriginErr = fmt.Errorf("origin of deployment %s.%d: %w", d.Checksum, d.Serial, err)
+		} else {
 			d.Origin = kf
 		}
 	}
@@ -155,11 +161,6 @@ func (d *Deployment) Equal(o *Deployment) bool {
 		return d == o
 	}
 	return d.Stateroot == o.Stateroot && d.Checksum == o.Checksum && d.Serial == o.Serial
-}
-
-// OriginRelpath is the deployment's origin file path relative to the sysroot.
-func (d *Deployment) OriginRelpath() string {
-	return d.Relpath() + ".origin"
 }
 
 // Relpath is the deployment directory relative to the sysroot.

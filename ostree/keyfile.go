@@ -1,227 +1,144 @@
 package ostree
 
+// #include "shim.h"
+import "C"
+
 import (
-	"bufio"
+	"errors"
 	"fmt"
-	"strings"
+	"runtime"
+	"unsafe"
 )
 
-// KeyFile is a GLib key file (the format of ostree origin files and repo configs), held in
-// Go. It keeps groups, keys and comments in file order, so a file read and written again is
-// unchanged apart from edited keys.
+// KeyFile is a GLib key file (the format of ostree origin files and repo configs): GLib's
+// own GKeyFile, so that it is parsed and written exactly as libostree reads and writes it.
+// Comments and the order of groups and keys are kept, so a file read and written again is
+// unchanged apart from edited keys. The zero value is an empty key file. A KeyFile is not
+// safe for concurrent use.
 type KeyFile struct {
-	groups []*kfGroup
-	// head holds comment and blank lines before the first group.
-	head []string
+	h *keyFileHandle
 }
 
-type kfGroup struct {
-	name  string
-	lines []kfLine
+// keyFileHandle owns one reference to a GKeyFile, dropped when the handle is collected
+// (copies of a KeyFile share the handle).
+type keyFileHandle struct {
+	p *C.GKeyFile
 }
 
-// kfLine is a key=value line, or a comment/blank line when key is "".
-type kfLine struct {
-	key, raw string
+// takeKeyFile wraps a GKeyFile whose reference the KeyFile takes over.
+func takeKeyFile(p *C.GKeyFile) *KeyFile {
+	h := &keyFileHandle{p: p}
+	runtime.AddCleanup(h, func(p *C.GKeyFile) { C.g_key_file_unref(p) }, p)
+	return &KeyFile{h: h}
 }
 
-// ParseKeyFile parses key file text. Lines that are neither comments, groups nor key=value
-// pairs are an error naming the line.
-func ParseKeyFile(data string) (*KeyFile, error) {
-	kf := &KeyFile{}
-	var cur *kfGroup
-	sc := bufio.NewScanner(strings.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
-			if cur == nil {
-				kf.head = append(kf.head, line)
-			} else {
-				cur.lines = append(cur.lines, kfLine{raw: line})
-			}
-		case strings.HasPrefix(trimmed, "["):
-			if !strings.HasSuffix(trimmed, "]") || len(trimmed) < 3 {
-				return nil, fmt.Errorf("key file line %d: malformed group %q", n, line)
-			}
-			cur = kf.group(trimmed[1:len(trimmed)-1], true)
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || cur == nil || strings.TrimSpace(k) == "" {
-				return nil, fmt.Errorf("key file line %d: expected key=value in a group: %q", n, line)
-			}
-			cur.set(strings.TrimSpace(k), strings.TrimLeft(v, " \t"))
-		}
+// ptr returns the GKeyFile, creating an empty one for the zero KeyFile.
+func (kf *KeyFile) ptr() *C.GKeyFile {
+	if kf.h == nil {
+		kf.h = takeKeyFile(C.g_key_file_new()).h
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading key file: %w", err)
+	return kf.h.p
+}
+
+// ParseKeyFile parses key file text with g_key_file_load_from_data, keeping comments.
+// Lines that are neither comments, groups nor key=value pairs in a group are an error
+// naming the line (GLib's G_KEY_FILE_ERROR).
+func ParseKeyFile(data string) (*KeyFile, error) {
+	kf := takeKeyFile(C.g_key_file_new())
+	cdata := C.CString(data)
+	defer freeC(cdata)
+	var cerr *C.GError
+	ok := C.g_key_file_load_from_data(kf.h.p, cdata, C.gsize(len(data)), C.G_KEY_FILE_KEEP_COMMENTS, &cerr)
+	if ok == 0 {
+		return nil, fmt.Errorf("parsing key file: %w", takeError(cerr))
 	}
 	return kf, nil
 }
 
-func (kf *KeyFile) group(name string, create bool) *kfGroup {
-	for _, g := range kf.groups {
-		if g.name == name {
-			return g
-		}
-	}
-	if !create {
-		return nil
-	}
-	g := &kfGroup{name: name}
-	kf.groups = append(kf.groups, g)
-	return g
+// copyKeyFile returns a KeyFile holding what src holds (a GKeyFile owned by libostree).
+func copyKeyFile(src *C.GKeyFile) (*KeyFile, error) {
+	var n C.gsize
+	data := C.g_key_file_to_data(src, &n, nil)
+	defer C.g_free(C.gpointer(unsafe.Pointer(data)))
+	return ParseKeyFile(C.GoStringN(data, C.int(n)))
 }
 
-func (g *kfGroup) set(key, raw string) {
-	for i := range g.lines {
-		if g.lines[i].key == key {
-			g.lines[i].raw = raw
-			return
-		}
-	}
-	// Insert after the last key, before trailing blank lines.
-	at := len(g.lines)
-	for at > 0 && g.lines[at-1].key == "" && strings.TrimSpace(g.lines[at-1].raw) == "" {
-		at--
-	}
-	g.lines = append(g.lines, kfLine{})
-	copy(g.lines[at+1:], g.lines[at:])
-	g.lines[at] = kfLine{key: key, raw: raw}
-}
-
-// Get returns the string value of group.key (with GLib escapes \s \n \t \r \\ decoded)
-// and whether it is set.
+// Get returns the string value of group.key, with GLib's escapes (\s \n \t \r \\) decoded,
+// and whether it is set. A value GLib cannot decode (an unknown escape, invalid UTF-8) is
+// returned as written.
 func (kf *KeyFile) Get(group, key string) (string, bool) {
-	g := kf.group(group, false)
-	if g == nil {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	cg, ck := cstr(group), cstr(key)
+	defer freeC(cg)
+	defer freeC(ck)
+	var cerr *C.GError
+	if v := C.g_key_file_get_string(p, cg, ck, &cerr); v != nil {
+		return takeString((*C.char)(v)), true
+	}
+	var gerr *GError
+	if err := takeError(cerr); errors.As(err, &gerr) && gerr.Code != int(C.G_KEY_FILE_ERROR_INVALID_VALUE) {
 		return "", false
 	}
-	for _, l := range g.lines {
-		if l.key == key {
-			return unescapeKeyValue(l.raw), true
-		}
+	v := C.g_key_file_get_value(p, cg, ck, nil)
+	if v == nil {
+		return "", false
 	}
-	return "", false
+	return takeString((*C.char)(v)), true
 }
 
 // Set sets group.key to value (escaped as GLib does), creating the group if needed.
 func (kf *KeyFile) Set(group, key, value string) {
-	kf.group(group, true).set(key, escapeKeyValue(value))
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	cg, ck, cv := cstr(group), cstr(key), cstr(value)
+	defer freeC(cg)
+	defer freeC(ck)
+	defer freeC(cv)
+	C.g_key_file_set_string(p, cg, ck, cv)
 }
 
 // Remove deletes group.key; removing a missing key does nothing.
 func (kf *KeyFile) Remove(group, key string) {
-	g := kf.group(group, false)
-	if g == nil {
-		return
-	}
-	for i, l := range g.lines {
-		if l.key == key {
-			g.lines = append(g.lines[:i], g.lines[i+1:]...)
-			return
-		}
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	cg, ck := cstr(group), cstr(key)
+	defer freeC(cg)
+	defer freeC(ck)
+	var cerr *C.GError
+	if C.g_key_file_remove_key(p, cg, ck, &cerr) == 0 {
+		_ = takeError(cerr) // the key was not there: nothing to remove
 	}
 }
 
 // Groups returns the group names in file order.
 func (kf *KeyFile) Groups() []string {
-	out := make([]string, len(kf.groups))
-	for i, g := range kf.groups {
-		out[i] = g.name
-	}
-	return out
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	return takeStrv((**C.char)(unsafe.Pointer(C.g_key_file_get_groups(p, nil))))
 }
 
-// Keys returns the keys of group in file order.
+// Keys returns the keys of group in file order (nil when there is no such group).
 func (kf *KeyFile) Keys(group string) []string {
-	g := kf.group(group, false)
-	if g == nil {
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	cg := cstr(group)
+	defer freeC(cg)
+	var cerr *C.GError
+	keys := C.g_key_file_get_keys(p, cg, nil, &cerr)
+	if keys == nil {
+		_ = takeError(cerr) // no such group
 		return nil
 	}
-	var out []string
-	for _, l := range g.lines {
-		if l.key != "" {
-			out = append(out, l.key)
-		}
-	}
-	return out
+	return takeStrv((**C.char)(unsafe.Pointer(keys)))
 }
 
-// String serialises the key file.
+// String serialises the key file with g_key_file_to_data.
 func (kf *KeyFile) String() string {
-	var b strings.Builder
-	for _, l := range kf.head {
-		b.WriteString(l + "\n")
-	}
-	for i, g := range kf.groups {
-		if i > 0 || len(kf.head) > 0 {
-			if s := b.String(); !strings.HasSuffix(s, "\n\n") && len(s) > 0 {
-				b.WriteString("\n")
-			}
-		}
-		b.WriteString("[" + g.name + "]\n")
-		for _, l := range g.lines {
-			if l.key == "" {
-				b.WriteString(l.raw + "\n")
-			} else {
-				b.WriteString(l.key + "=" + l.raw + "\n")
-			}
-		}
-	}
-	return b.String()
-}
-
-func escapeKeyValue(v string) string {
-	var b strings.Builder
-	for i, r := range v {
-		switch {
-		case r == ' ' && i == 0:
-			b.WriteString(`\s`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func unescapeKeyValue(raw string) string {
-	if !strings.Contains(raw, `\`) {
-		return raw
-	}
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' || i+1 == len(raw) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch raw[i] {
-		case 's':
-			b.WriteByte(' ')
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		case '\\':
-			b.WriteByte('\\')
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(raw[i])
-		}
-	}
-	return b.String()
+	p := kf.ptr()
+	defer runtime.KeepAlive(kf.h) // the GKeyFile lives while C uses it
+	var n C.gsize
+	data := C.g_key_file_to_data(p, &n, nil)
+	defer C.g_free(C.gpointer(unsafe.Pointer(data)))
+	return C.GoStringN((*C.char)(data), C.int(n))
 }

@@ -87,15 +87,6 @@ func (t *MutableTree) MetadataChecksum() string {
 	return C.GoString(C.ostree_mutable_tree_get_metadata_checksum(t.ptr))
 }
 
-// ContentsChecksum returns the dirtree checksum, known once the tree was written (by
-// Repo.WriteCommit) and not modified since; "" otherwise.
-func (t *MutableTree) ContentsChecksum() string {
-	if t.check() != nil {
-		return ""
-	}
-	return C.GoString(C.ostree_mutable_tree_get_contents_checksum(t.ptr))
-}
-
 // ReplaceFile adds or replaces the file name in this directory with the content object
 // checksum. Replacing a subdirectory is an error.
 func (t *MutableTree) ReplaceFile(name, checksum string) error {

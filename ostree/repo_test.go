@@ -57,7 +57,7 @@ func writeSimpleCommit(t *testing.T, repo *ostree.Repo, ref string, files map[st
 					node = sub
 				}
 			}
-			fc, err := repo.WriteRegfileBytes(ctx, ostree.FileMeta{Mode: 0o644}, []byte(content))
+			fc, err := repo.WriteRegfile(ctx, ostree.FileMeta{Mode: 0o644}, int64(len(content)), strings.NewReader(content))
 			if err != nil {
 				return err
 			}

@@ -593,32 +593,11 @@ bootc_sysroot_new (const char *path)
   return ostree_sysroot_new (f);
 }
 
-static GKeyFile *
-keyfile_from_data (const char *data, GError **error)
-{
-  if (data == NULL)
-    return NULL;
-  GKeyFile *kf = g_key_file_new ();
-  if (!g_key_file_load_from_data (kf, data, -1, G_KEY_FILE_KEEP_COMMENTS, error))
-    {
-      g_key_file_unref (kf);
-      return NULL;
-    }
-  return kf;
-}
-
 OstreeDeployment *
 bootc_sysroot_deploy (OstreeSysroot *s, gboolean stage, const char *osname, const char *revision,
-                      const char *origin_data, OstreeDeployment *merge, char **kargs,
+                      GKeyFile *origin, OstreeDeployment *merge, char **kargs,
                       GCancellable *c, GError **error)
 {
-  g_autoptr(GKeyFile) origin = NULL;
-  if (origin_data != NULL)
-    {
-      origin = keyfile_from_data (origin_data, error);
-      if (origin == NULL)
-        return NULL;
-    }
   /* libostree wants a commit checksum (and asserts on anything else): resolve refs first. */
   g_autofree char *commit = NULL;
   if (!ostree_repo_resolve_rev (ostree_sysroot_repo (s), revision, FALSE, &commit, error))
@@ -658,29 +637,10 @@ bootc_sysroot_write_deployments (OstreeSysroot *s, OstreeDeployment **deps, gsiz
   return ostree_sysroot_cleanup (s, c, error);
 }
 
-gboolean
-bootc_sysroot_write_origin (OstreeSysroot *s, OstreeDeployment *d, const char *data,
-                            GCancellable *c, GError **error)
-{
-  g_autoptr(GKeyFile) origin = keyfile_from_data (data, error);
-  if (origin == NULL)
-    return FALSE;
-  return ostree_sysroot_write_origin_file (s, d, origin, c, error);
-}
-
 OstreeDeployment *
 bootc_deployment_index (GPtrArray *arr, guint i)
 {
   return arr->pdata[i];
-}
-
-char *
-bootc_deployment_origin_data (OstreeDeployment *d)
-{
-  GKeyFile *origin = ostree_deployment_get_origin (d);
-  if (origin == NULL)
-    return NULL;
-  return g_key_file_to_data (origin, NULL, NULL);
 }
 
 const char *

@@ -118,15 +118,12 @@ char **bootc_mtree_list (OstreeMutableTree *t, gboolean dirs, GError **error);
 /* Sysroot */
 OstreeSysroot *bootc_sysroot_new (const char *path);
 OstreeDeployment *bootc_sysroot_deploy (OstreeSysroot *s, gboolean stage, const char *osname,
-                                        const char *revision, const char *origin_data,
+                                        const char *revision, GKeyFile *origin,
                                         OstreeDeployment *merge, char **kargs,
                                         GCancellable *c, GError **error);
 gboolean bootc_sysroot_write_deployments (OstreeSysroot *s, OstreeDeployment **deps, gsize n,
                                           gboolean postclean, GCancellable *c, GError **error);
-gboolean bootc_sysroot_write_origin (OstreeSysroot *s, OstreeDeployment *d, const char *data,
-                                     GCancellable *c, GError **error);
 OstreeDeployment *bootc_deployment_index (GPtrArray *arr, guint i);
-char *bootc_deployment_origin_data (OstreeDeployment *d);
 const char *bootc_deployment_options (OstreeDeployment *d);
 
 #endif

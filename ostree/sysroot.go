@@ -287,27 +287,6 @@ func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
 	return d
 }
 
-// PendingAndRollback returns, on a booted sysroot, the deployment that boots next if it is
-// not the booted one (pending) and the rollback deployment of stateroot; either may be nil.
-// On a sysroot that is not booted, libostree reports the first deployment as pending and
-// no rollback.
-func (s *Sysroot) PendingAndRollback(stateroot string) (pending, rollback *Deployment) {
-	_ = s.doLoaded(nil, "", func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		cn := cstr(stateroot)
-		defer freeC(cn)
-		var pd, rd *C.OstreeDeployment
-		C.ostree_sysroot_query_deployments_for(p, cn, &pd, &rd) // (transfer full)
-		if pd != nil {
-			pending = wrapDeployment(pd)
-		}
-		if rd != nil {
-			rollback = wrapDeployment(rd)
-		}
-		return nil
-	})
-	return pending, rollback
-}
-
 // DeploymentPath returns the absolute path of d's root directory.
 func (s *Sysroot) DeploymentPath(d *Deployment) string {
 	return filepath.Join(s.path, d.Relpath())
@@ -422,10 +401,16 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 			cos, crev := cstr(opts.Stateroot), cstr(opts.Revision)
 			defer freeC(cos)
 			defer freeC(crev)
-			var corigin *C.char
+			// libostree keeps a reference to the origin in the new deployment: give it a
+			// copy of its own, which the caller's later edits do not reach.
+			var origin *KeyFile
+			var corigin *C.GKeyFile
 			if opts.Origin != nil {
-				corigin = cstr(opts.Origin.String())
-				defer freeC(corigin)
+				var err error
+				if origin, err = copyKeyFile(opts.Origin.ptr()); err != nil {
+					return err
+				}
+				corigin = origin.ptr()
 			}
 			var kargs **C.char
 			if opts.KernelArgs != nil {
@@ -440,6 +425,7 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 			var cerr *C.GError
 			d := C.bootc_sysroot_deploy(p, gbool(stage), cos, crev, corigin, merge, kargs, c, &cerr)
 			runtime.KeepAlive(opts.Merge)
+			runtime.KeepAlive(origin)
 			if d == nil {
 				return failed(ctx, "", cerr)
 			}
@@ -527,39 +513,27 @@ func (s *Sysroot) PruneRepo(ctx context.Context) (PruneStats, error) {
 	return st, err
 }
 
-// WriteOrigin replaces the origin file of d.
+// WriteOrigin replaces the origin file of d (libostree's ostree_sysroot_write_origin_file,
+// which also updates the loaded deployment).
 func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFile) error {
 	return s.doLoaded(ctx, "writing origin of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
-		data := cstr(origin.String())
-		defer freeC(data)
+		// libostree keeps the origin in the deployment: give it a copy of its own.
+		own, err := copyKeyFile(origin.ptr())
+		if err != nil {
+			return err
+		}
 		dp := d.acquire()
 		if dp == nil {
 			return ErrClosed
 		}
 		defer unrefDeployment(dp)
 		var cerr *C.GError
-		ok := C.bootc_sysroot_write_origin(p, dp, data, c, &cerr)
+		ok := C.ostree_sysroot_write_origin_file(p, dp, own.ptr(), c, &cerr)
 		runtime.KeepAlive(d)
+		runtime.KeepAlive(own)
+		runtime.KeepAlive(origin)
 		if ok == 0 {
 			return failed(ctx, "", cerr)
-		}
-		return nil
-	})
-}
-
-// SetPinned pins or unpins d (pinned deployments are never removed by new deployments).
-func (s *Sysroot) SetPinned(d *Deployment, pinned bool) error {
-	return s.doLoaded(nil, "pinning "+d.Relpath(), func(p *C.OstreeSysroot, _ *C.GCancellable) error {
-		dp := d.acquire()
-		if dp == nil {
-			return ErrClosed
-		}
-		defer unrefDeployment(dp)
-		var cerr *C.GError
-		ok := C.ostree_sysroot_deployment_set_pinned(p, dp, gbool(pinned), &cerr)
-		runtime.KeepAlive(d)
-		if ok == 0 {
-			return takeError(cerr)
 		}
 		return nil
 	})

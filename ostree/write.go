@@ -184,22 +184,6 @@ func expectEOF(rd io.Reader) error {
 	return nil
 }
 
-// WriteRegfileBytes writes a regular file object whose content is b.
-func (r *Repo) WriteRegfileBytes(ctx context.Context, meta FileMeta, b []byte) (string, error) {
-	return r.WriteRegfile(ctx, meta, int64(len(b)), &byteReader{b: b})
-}
-
-type byteReader struct{ b []byte }
-
-func (br *byteReader) Read(p []byte) (int, error) {
-	if len(br.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, br.b)
-	br.b = br.b[n:]
-	return n, nil
-}
-
 // WriteSymlink writes a symbolic link object (meta.Mode is ignored: links are 0777) and
 // returns its checksum.
 func (r *Repo) WriteSymlink(ctx context.Context, meta FileMeta, target string) (string, error) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	cstorage "go.podman.io/storage"
+
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // SysrootStoreRoot returns the graph root of the containers-storage store that the system
@@ -215,7 +217,7 @@ func (s *Store) CheckFreeSpace(path string, need uint64, what string) error {
 	}
 	if need > avail {
 		return fmt.Errorf("%w: %s needs %d bytes (%s) in %s, but only %d bytes (%s) are available",
-			ErrInsufficientSpace, what, need, humanBytes(need), path, avail, humanBytes(avail))
+			ErrInsufficientSpace, what, need, progress.HumanBytes(need), path, avail, progress.HumanBytes(avail))
 	}
 	return nil
 }

@@ -1,15 +1,16 @@
 package storage
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/rs/zerolog"
 	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // TestMain lets containers-storage re-execute the test binary for its helpers
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: containers-storage with the overlay driver mounts filesystems and keeps file ownership")
+		testskip.Skip(t, "root", "needs root: containers-storage with the overlay driver mounts filesystems and keeps file ownership")
 	}
 }
 
@@ -77,27 +78,15 @@ func newTestStore(t *testing.T, free func(string) (uint64, error)) *testStore {
 // mountsUnder returns the mount points below any of dirs, from /proc/self/mountinfo.
 func mountsUnder(t testing.TB, dirs ...string) []string {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var res []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
+	for _, d := range dirs {
+		ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(d))
+		if err != nil {
+			t.Fatal(err)
 		}
-		mp := fields[4]
-		for _, d := range dirs {
-			if mp == d || strings.HasPrefix(mp, d+"/") {
-				res = append(res, mp)
-			}
+		for _, m := range ms {
+			res = append(res, m.Mountpoint)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return res
 }

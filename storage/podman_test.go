@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/opencontainers/go-digest"
 )
@@ -19,7 +20,7 @@ import (
 func TestPodmanInterop(t *testing.T) {
 	podman, err := exec.LookPath("podman")
 	if err != nil {
-		t.Skip("podman not installed (Debian package podman): skipping the podman interoperability oracle")
+		testskip.Skip(t, "tool:podman", "podman not installed (Debian package podman): skipping the podman interoperability oracle")
 	}
 	s := newTestStore(t, nil)
 	ctx := context.Background()

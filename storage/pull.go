@@ -23,6 +23,8 @@ import (
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage/pkg/configfile"
 	sttypes "go.podman.io/storage/types"
+
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // DefaultMaxParallelDownloads is the number of blobs fetched concurrently when
@@ -458,7 +460,7 @@ func (s *Store) checkFreeSpace(ri *RemoteImage, sys *types.SystemContext) error 
 		s.log.Debug().Str("image", ri.Reference).Str("path", c.path).Int("layers", len(ri.Layers)).Int("missing", missing).Uint64("need", c.need).Uint64("available", avail).Msg("free space check")
 		if c.need > avail {
 			return fmt.Errorf("%w: pulling %s needs at least %d bytes (%s; %d of %d layers to fetch, compressed size) in %s, but only %d bytes (%s) are available",
-				ErrInsufficientSpace, ri.Reference, c.need, humanBytes(c.need), missing, len(ri.Layers), c.path, avail, humanBytes(avail))
+				ErrInsufficientSpace, ri.Reference, c.need, progress.HumanBytes(c.need), missing, len(ri.Layers), c.path, avail, progress.HumanBytes(avail))
 		}
 	}
 	return nil
@@ -488,20 +490,6 @@ func (s *Store) hasLayer(d digest.Digest, bic types.BlobInfoCache) bool {
 		}
 	}
 	return false
-}
-
-// humanBytes formats n in binary units.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // blameBlobs appends to err the blobs named in blobs unless err already names one of them.

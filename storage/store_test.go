@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"go.podman.io/image/v5/types"
 )
@@ -339,7 +340,7 @@ func TestClose(t *testing.T) {
 	o := Options{Root: root, RunRoot: run, Driver: "overlay", TempDir: filepath.Join(root, "tmp"), BlobInfoCacheDir: filepath.Join(root, "cache"), Log: testLogger(t)}
 	s1, err := Open(ctx, o)
 	if err != nil {
-		t.Skipf("overlay unavailable: %v", err)
+		testskip.Skipf(t, "overlay", "overlay unavailable: %v", err)
 	}
 	// A second Store on the same roots shares containers-storage's store: closing one keeps
 	// the other usable.
@@ -395,7 +396,7 @@ func TestOpenDefaults(t *testing.T) {
 
 	s, err := Open(ctx, Options{Log: testLogger(t)})
 	if err != nil {
-		t.Skipf("overlay unavailable: %v", err)
+		testskip.Skipf(t, "overlay", "overlay unavailable: %v", err)
 	}
 	if s.GraphRoot() != confRoot || s.RunRoot() != confRun || s.Driver() != "overlay" {
 		t.Errorf("storage.conf store: %s %s %s", s.GraphRoot(), s.RunRoot(), s.Driver())

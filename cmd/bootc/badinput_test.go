@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/storage/storagetest"
 )
 
@@ -15,7 +16,7 @@ import (
 // were.
 func TestBadInput(t *testing.T) {
 	if _, err := os.Stat(BootedMarker); err == nil {
-		t.Skipf("%s exists: this machine is booted from ostree", BootedMarker)
+		testskip.Skipf(t, "booted", "%s exists: this machine is booted from ostree", BootedMarker)
 	}
 	h := newTestHost(t)
 	work := t.TempDir()

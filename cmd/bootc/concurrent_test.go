@@ -21,6 +21,7 @@ import (
 
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -29,7 +30,7 @@ func buildBootc(t *testing.T) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("needs the go command to build bootc: %v", err)
+		testskip.Skipf(t, "tool:go", "needs the go command to build bootc: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "bootc")
 	if out, err := exec.Command(gobin, "build", "-tags", tags, "-o", bin, ".").CombinedOutput(); err != nil {

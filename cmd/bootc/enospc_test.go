@@ -114,7 +114,7 @@ func TestSwitchRefusesHugeLayerClaim(t *testing.T) {
 	claimLastLayerSize(t, layout, "v2", 999<<40)
 	before := h.fullState(t)
 	code, out, errs := h.try(t, "switch", "--quiet", "--transport", "oci", ref)
-	checkOneLineError(t, code, out, errs, "Insufficient free space", "(999.0 TiB)")
+	checkOneLineError(t, code, out, errs, "Insufficient free space", "(999.00 TiB)")
 	if after := h.fullState(t); after != before {
 		t.Errorf("the refused switch changed the host:\n--- before\n%s\n--- after\n%s", before, after)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/install/disk"
 	"github.com/bootc-go/bootc/internal/install/installtest"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/bootc-go/bootc/tests/image/testimage"
@@ -37,7 +38,7 @@ func newInstallEnv(t *testing.T) *installEnv {
 	installtest.RequireRoot(t)
 	for _, tool := range []string{"mkfs.ext4", "ostree"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
+			testskip.Skipf(t, "tool:"+tool, "needs %s: %v", tool, err)
 		}
 	}
 	work := t.TempDir()
@@ -354,7 +355,7 @@ func TestInstallToDiskBoots(t *testing.T) {
 	installtest.RequireRoot(t)
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		t.Skip("needs qemu-system-x86_64 (Debian package qemu-system-x86)")
+		testskip.Skip(t, "qemu", "needs qemu-system-x86_64 (Debian package qemu-system-x86)")
 	}
 	imgs := testimage.Build(t)
 	e := newInstallEnv(t)

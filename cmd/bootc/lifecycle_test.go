@@ -14,6 +14,7 @@ import (
 
 	"go.podman.io/image/v5/types"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
@@ -42,7 +43,7 @@ func newTestHostSize(t *testing.T, sizeMiB int) *testHost {
 	ostreetest.RequireRoot(t)
 	for _, tool := range []string{"ostree", storagetest.RegistryBinary} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
+			testskip.Skipf(t, "tool:"+tool, "needs %s: %v", tool, err)
 		}
 	}
 	h := &testHost{sysroot: ostreetest.TmpfsDir(t, sizeMiB), paths: map[string]string{}}

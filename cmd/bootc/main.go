@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return
 			}
 			fmt.Fprintln(stderr, "error:", oneLine(err))
-			code = 1
+			code = exitCodeOf(err)
 		}
 	}()
 	return code

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/bootc-go/bootc/internal/deploy"
@@ -12,12 +11,12 @@ import (
 type SwitchCmd struct {
 	Target                    string `arg:"" help:"Image to switch to: a name for the chosen transport (quay.io/example/os:42), or a full ostree-unverified-registry:/ostree-image-signed:... reference."`
 	Transport                 string `help:"Transport of the image: registry, oci, oci-archive, containers-storage, dir, docker-archive, docker-daemon." default:"registry"`
-	Apply                     bool   `help:"Reboot after staging the new deployment."`
-	Retain                    bool   `help:"Keep the previous image's ref and layers (by default they are pruned once no deployment uses them)."`
+	Apply                     bool   `help:"Reboot after staging the new deployment." xor:"download-apply,mutate-apply"`
+	Retain                    bool   `help:"Keep the previous image's ref and layers (by default they are pruned once no deployment uses them)." xor:"from-retain,mutate-retain"`
 	EnforceContainerSigpolicy bool   `help:"Verify the image with the containers policy (policy.json) and refuse a policy whose default is insecureAcceptAnything (ostree-image-signed:)."`
-	DownloadOnly              bool   `help:"Download and stage the new image, but keep it from being applied at shutdown until bootc switch --from-downloaded with the same image."`
-	FromDownloaded            bool   `help:"Apply the deployment bootc switch --download-only staged for this image at the next reboot, without fetching anything."`
-	MutateInPlace             bool   `name:"mutate-in-place" hidden:"" help:"Change the image the booted deployment follows without fetching it or making a deployment (for installers' post-install steps); the next upgrade fetches it."`
+	DownloadOnly              bool   `help:"Download and stage the new image, but keep it from being applied at shutdown until bootc switch --from-downloaded with the same image." xor:"download-apply,download-from,mutate-download"`
+	FromDownloaded            bool   `help:"Apply the deployment bootc switch --download-only staged for this image at the next reboot, without fetching anything." xor:"download-from,from-retain,mutate-from"`
+	MutateInPlace             bool   `name:"mutate-in-place" hidden:"" help:"Change the image the booted deployment follows without fetching it or making a deployment (for installers' post-install steps); the next upgrade fetches it." xor:"mutate-apply,mutate-retain,mutate-download,mutate-from"`
 	Quiet                     bool   `help:"Do not show progress."`
 	ProgressFD                int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
 }
@@ -26,12 +25,6 @@ type SwitchCmd struct {
 func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	if err := d.requireRoot("switch"); err != nil {
 		return err
-	}
-	switch {
-	case c.DownloadOnly && (c.Apply || c.FromDownloaded):
-		return errors.New("--download-only cannot be combined with --apply or --from-downloaded")
-	case c.FromDownloaded && c.Retain:
-		return errors.New("--from-downloaded cannot be combined with --retain")
 	}
 	ref, err := imgref.FromCLI(c.Target, c.Transport, c.EnforceContainerSigpolicy)
 	if err != nil {
@@ -43,9 +36,6 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	}
 	defer done()
 	if c.MutateInPlace {
-		if c.Apply || c.Retain || c.DownloadOnly || c.FromDownloaded {
-			return errors.New("--mutate-in-place cannot be combined with --apply, --retain, --download-only or --from-downloaded")
-		}
 		dep, err := h.SwitchInPlace(d.Ctx, ref)
 		if err != nil {
 			return err

@@ -46,7 +46,7 @@ func TestSwitchMutateInPlace(t *testing.T) {
 	if got := readFile(t, filepath.Join(h.deployDir(h.status(t).Status.Booted), "usr/share/version")); got != "2" {
 		t.Errorf("after the upgrade, version %q, want 2", got)
 	}
-	if code, _, errs := h.try(t, "switch", "--mutate-in-place", "--apply", "--transport", "oci", v2); code == 0 || !strings.Contains(errs, "cannot be combined") {
+	if code, _, errs := h.try(t, "switch", "--mutate-in-place", "--apply", "--transport", "oci", v2); code == 0 || !strings.Contains(errs, "can't be used together") {
 		t.Errorf("--mutate-in-place --apply: exit %d, %q", code, errs)
 	}
 }
@@ -65,9 +65,9 @@ func TestSwitchDownloadOnlyRefusals(t *testing.T) {
 	}{
 		{[]string{"--download-only"}, "--download-only needs a booted system"},
 		{[]string{"--from-downloaded"}, "No staged deployment to apply (run bootc switch --download-only"},
-		{[]string{"--download-only", "--apply"}, "cannot be combined"},
-		{[]string{"--download-only", "--from-downloaded"}, "cannot be combined"},
-		{[]string{"--from-downloaded", "--retain"}, "cannot be combined"},
+		{[]string{"--download-only", "--apply"}, "can't be used together"},
+		{[]string{"--download-only", "--from-downloaded"}, "can't be used together"},
+		{[]string{"--from-downloaded", "--retain"}, "can't be used together"},
 	} {
 		code, _, errs := h.try(t, append(append([]string{"switch", "--quiet"}, c.args...), "--transport", "oci", ref+"-other")...)
 		checkOneLineError(t, code, "", errs, c.want)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // unitDir holds the systemd units shipped with bootc.
@@ -109,10 +111,10 @@ func TestSystemdUnits(t *testing.T) {
 	t.Run("systemd-analyze verify", func(t *testing.T) {
 		analyze, err := exec.LookPath("systemd-analyze")
 		if err != nil {
-			t.Skipf("systemd-analyze not installed: %v", err)
+			testskip.Skipf(t, "tool:systemd-analyze", "systemd-analyze not installed: %v", err)
 		}
 		if _, err := os.Stat("/usr/lib/systemd/system/timers.target"); err != nil {
-			t.Skipf("no systemd units on this machine to verify against: %v", err)
+			testskip.Skipf(t, "systemd", "no systemd units on this machine to verify against: %v", err)
 		}
 		// A root with the units, an executable /usr/bin/bootc and this machine's system units
 		// (for timers.target, sysinit.target, ...).

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/bootc-go/bootc/internal/deploy"
 )
 
 // UpgradeCmd is `bootc upgrade`.
 type UpgradeCmd struct {
-	Check          bool   `help:"Only check whether an update is available (fetches the manifest and config); the result shows as cachedUpdate in bootc status."`
-	Apply          bool   `help:"Reboot after staging the update."`
-	DownloadOnly   bool   `help:"Download and stage the update, but keep it from being applied at shutdown until bootc upgrade --from-downloaded."`
-	FromDownloaded bool   `help:"Apply a staged --download-only update at the next reboot, without fetching anything."`
+	Check          bool   `help:"Only check whether an update is available (fetches the manifest and config); the result shows as cachedUpdate in bootc status." xor:"check-apply,check-download,check-from"`
+	Apply          bool   `help:"Reboot after staging the update." xor:"check-apply,download-apply"`
+	DownloadOnly   bool   `help:"Download and stage the update, but keep it from being applied at shutdown until bootc upgrade --from-downloaded." xor:"check-download,download-apply,download-from"`
+	FromDownloaded bool   `help:"Apply a staged --download-only update at the next reboot, without fetching anything." xor:"check-from,download-from"`
 	Tag            string `help:"Upgrade to this tag of the tracked image instead of its current tag."`
 	Quiet          bool   `help:"Do not show progress."`
 	ProgressFD     int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
@@ -20,15 +18,6 @@ type UpgradeCmd struct {
 
 // Run upgrades the host.
 func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
-	if c.Check && c.Apply {
-		return errors.New("--check and --apply cannot be used together")
-	}
-	if c.DownloadOnly && (c.Check || c.Apply) {
-		return errors.New("--download-only cannot be used with --check or --apply")
-	}
-	if c.FromDownloaded && (c.Check || c.DownloadOnly) {
-		return errors.New("--from-downloaded cannot be used with --check or --download-only")
-	}
 	if c.Format != "humanreadable" {
 		return c.checkJSON(g, d)
 	}

@@ -525,7 +525,7 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	h.printf("  Digest: %s\n", out.Digest)
 	r := f.Report
 	h.printf("  Fetched %d layers (%s), %d from containers-storage, %d already present\n",
-		r.LayersFetched, humanBytes(uint64(r.BytesFetched)), r.LayersFromStore, r.LayersReused)
+		r.LayersFetched, progress.HumanBytes(uint64(r.BytesFetched)), r.LayersFromStore, r.LayersReused)
 	return out, nil
 }
 
@@ -706,16 +706,4 @@ func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
 	}
 	h.rebootRequired(list[0].Checksum)
 	return &Outcome{Changed: true}, nil
-}
-
-func humanBytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

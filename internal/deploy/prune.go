@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"strings"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/progress"
+	"github.com/bootc-go/bootc/ostree"
 )
 
 // PruneReport says what Prune removed.
@@ -33,13 +37,7 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	wantRefs, deployed := map[string]bool{}, map[string]bool{}
-	for _, d := range deps {
-		deployed[d.Checksum] = true
-		if r, err := ImageRefOf(d); err == nil && r != nil {
-			wantRefs[imgref.ImageRef(r.Imgref)] = true
-		}
-	}
+	want := pruneKeepSet(deps)
 	images, err := h.Repo.ListRefs(ctx, imgref.ImageRefPrefix)
 	if err != nil {
 		return nil, err
@@ -47,7 +45,7 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 	keepLayers := map[string]bool{}
 	keepDigests := map[string]bool{}
 	for ref, commit := range images {
-		if !wantRefs[ref] && !deployed[commit] {
+		if !want.keepsImage(ref, commit) {
 			if err := h.Repo.DeleteRef(ctx, ref); err != nil {
 				return nil, err
 			}
@@ -61,16 +59,9 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 		if d, _ := c.Metadata[importer.MetaManifestDigest].(string); d != "" {
 			keepDigests[d] = true
 		}
-		var man struct {
-			Layers []struct {
-				Digest string `json:"digest"`
-			} `json:"layers"`
-		}
 		mj, _ := c.Metadata[importer.MetaManifest].(string)
-		if json.Unmarshal([]byte(mj), &man) == nil {
-			for _, l := range man.Layers {
-				keepLayers[imgref.BlobRef(l.Digest)] = true
-			}
+		for _, ref := range layerRefs(mj) {
+			keepLayers[ref] = true
 		}
 	}
 	blobs, err := h.Repo.ListRefs(ctx, imgref.BlobRefPrefix)
@@ -116,12 +107,50 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 		}
 	}
 	if rep.Images+rep.Layers+len(rep.StoreImages) > 0 {
-		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, humanBytes(rep.Bytes),
+		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, progress.HumanBytes(rep.Bytes),
 			storeNote(rep.StoreImages))
 	}
 	return rep, nil
 }
 
+// keepSet is what prune keeps of the image refs: those a deployment's origin names, and
+// those whose commit a deployment runs.
+type keepSet struct {
+	refs, commits map[string]bool
+}
+
+// pruneKeepSet builds the keep set of the deployments deps.
+func pruneKeepSet(deps []*ostree.Deployment) keepSet {
+	k := keepSet{refs: map[string]bool{}, commits: map[string]bool{}}
+	for _, d := range deps {
+		k.commits[d.Checksum] = true
+		if r, err := ImageRefOf(d); err == nil && r != nil {
+			k.refs[imgref.ImageRef(r.Imgref)] = true
+		}
+	}
+	return k
+}
+
+// keepsImage reports whether the image ref ref, at commit, stays.
+func (k keepSet) keepsImage(ref, commit string) bool {
+	return k.refs[ref] || k.commits[commit]
+}
+
+// layerRefs returns the layer commit refs of the layers a manifest (an image commit's
+// ostree.manifest metadata) names; none when it does not parse.
+func layerRefs(manifest string) []string {
+	var man imgspecv1.Manifest
+	if json.Unmarshal([]byte(manifest), &man) != nil {
+		return nil
+	}
+	out := make([]string, len(man.Layers))
+	for i, l := range man.Layers {
+		out[i] = imgref.BlobRef(l.Digest.String())
+	}
+	return out
+}
+
+// storeNote is the end of the prune line naming the images removed from the store.
 func storeNote(ids []string) string {
 	if len(ids) == 0 {
 		return ""

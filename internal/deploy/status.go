@@ -63,8 +63,13 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 	if err != nil {
 		return nil, err
 	}
+	return classify(all, sr.Booted()), nil
+}
+
+// classify sorts all (in boot order) into slots around booted, the booted deployment (nil
+// on an offline sysroot).
+func classify(all []*ostree.Deployment, booted *ostree.Deployment) *Deployments {
 	out := &Deployments{}
-	booted := sr.Booted()
 	if booted == nil {
 		out.Offline = true
 		for _, d := range all {
@@ -75,7 +80,7 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 		}
 	}
 	if booted == nil {
-		return out, nil
+		return out
 	}
 	out.Booted = booted
 	var related []*ostree.Deployment
@@ -95,12 +100,15 @@ func Classify(sr *ostree.Sysroot) (*Deployments, error) {
 		out.Other = append(related[1:], out.Other...)
 		out.RollbackQueued = !out.Offline && out.Rollback.Index < booted.Index
 	}
-	return out, nil
+	return out
 }
 
 // ImageRefOf returns the container image reference of a deployment's origin, or nil when
 // the deployment was not made from a container image.
 func ImageRefOf(d *ostree.Deployment) (*imgref.OstreeImageReference, error) {
+	if d != nil && d.OriginErr != nil {
+		return nil, d.OriginErr
+	}
 	if d == nil || d.Origin == nil {
 		return nil, nil
 	}
@@ -127,7 +135,10 @@ func SpecImageRef(r imgref.OstreeImageReference) spec.ImageReference {
 	return out
 }
 
-// imageConfig is the part of the OCI config status reads.
+// imageConfig is the part of the OCI config status reads. It is not image-spec's v1.Image
+// on purpose: that type decodes "created" as a time, so a config whose created is not RFC
+// 3339 would fail to decode whole and status would lose its architecture and version too;
+// upstream (oci-spec) reads created as a string, and so does this.
 type imageConfig struct {
 	Architecture string `json:"architecture"`
 	Created      string `json:"created"`

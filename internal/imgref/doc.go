@@ -36,7 +36,8 @@
 // Parsing is stricter than upstream, which leaves most checking to skopeo:
 // names must be non-empty valid UTF-8 without white space or control
 // characters; registry (and docker-daemon) names must be valid Docker
-// references (see [ParseDockerReference]); path based transports need a
+// references in containers/image's docker/reference grammar, without
+// its docker.io normalisation; path based transports need a
 // non-empty path. Errors wrap the sentinels [ErrInvalidReference],
 // [ErrUnknownTransport] and [ErrUnknownScheme], usable with errors.Is.
 //

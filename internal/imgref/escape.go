@@ -93,24 +93,6 @@ func UnescapeRef(s string) (string, error) {
 	return b.String(), nil
 }
 
-// PrefixEscapeRef returns prefix + "/" + [EscapeRef](s), like upstream's
-// prefix_escape_for_ref, refusing what upstream refuses: an empty prefix or
-// s, and a NUL in s; it also refuses invalid UTF-8. Errors wrap
-// [ErrInvalidEscape].
-func PrefixEscapeRef(prefix, s string) (string, error) {
-	switch {
-	case prefix == "":
-		return "", fmt.Errorf("%w: empty ref prefix", ErrInvalidEscape)
-	case s == "":
-		return "", fmt.Errorf("%w: empty string for ref", ErrInvalidEscape)
-	case strings.IndexByte(s, 0) >= 0:
-		return "", fmt.Errorf("%w: embedded NUL in string for ref", ErrInvalidEscape)
-	case !utf8.ValidString(s):
-		return "", fmt.Errorf("%w: string for ref is not valid UTF-8", ErrInvalidEscape)
-	}
-	return prefix + "/" + EscapeRef(s), nil
-}
-
 // UnprefixUnescapeRef strips prefix + "/" from ref and unescapes the rest
 // with [UnescapeRef], like upstream's unprefix_unescape_ref. A ref without
 // that prefix is an error wrapping [ErrInvalidEscape].
@@ -138,19 +120,6 @@ func ImageRef(ref ImageReference) string {
 	return ImageRefPrefix + "/" + EscapeRef(ref.String())
 }
 
-// DigestFromBlobRef returns the layer digest encoded in a ref made by
-// [BlobRef]. The result is unescaped but not validated as a digest.
-func DigestFromBlobRef(ref string) (string, error) {
-	d, err := UnprefixUnescapeRef(BlobRefPrefix, ref)
-	if err != nil {
-		return "", err
-	}
-	if d == "" {
-		return "", fmt.Errorf("%w: ref %q has an empty digest", ErrInvalidEscape, ref)
-	}
-	return d, nil
-}
-
 // ImageReferenceFromRef returns the image reference encoded in a ref made by
 // [ImageRef], parsed with [ParseImageReference].
 func ImageReferenceFromRef(ref string) (ImageReference, error) {
@@ -159,4 +128,9 @@ func ImageReferenceFromRef(ref string) (ImageReference, error) {
 		return ImageReference{}, err
 	}
 	return ParseImageReference(s)
+}
+
+// isASCIIAlnum reports whether c is an ASCII letter or digit.
+func isASCIIAlnum(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }

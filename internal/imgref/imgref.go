@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"go.podman.io/image/v5/docker/reference"
 )
 
 // ImageReference is a container image reference: a transport plus a
@@ -92,7 +94,7 @@ func (r *ImageReference) UnmarshalText(b []byte) error {
 
 // Validate checks that the transport is known and that the name suits it:
 // non-empty valid UTF-8 without white space or control characters; for
-// registry a valid Docker reference ([ParseDockerReference]); for
+// registry a valid Docker reference (containers/image's docker/reference grammar); for
 // docker-daemon a Docker reference or an image ID digest; for oci,
 // oci-archive and docker-archive a non-empty path before the first ":"; for
 // dir a non-empty path; for containers-storage a closed "[...]" store
@@ -118,7 +120,7 @@ func (r ImageReference) validate() error {
 			return fmt.Errorf("not a valid registry reference: %s", err)
 		}
 	case TransportDockerDaemon:
-		if validateDigest(r.Name) == nil {
+		if isDigest(r.Name) {
 			return nil
 		}
 		if _, err := parseDockerReference(r.Name); err != nil {
@@ -162,15 +164,6 @@ func checkText(what, s string) error {
 	return nil
 }
 
-// DockerReference parses the name of a registry reference into its parts.
-// Other transports are an error wrapping [ErrInvalidReference].
-func (r ImageReference) DockerReference() (DockerReference, error) {
-	if r.Transport != TransportRegistry {
-		return DockerReference{}, fmt.Errorf("%w %q: transport %s is not %s", ErrInvalidReference, r.String(), r.Transport, TransportRegistry)
-	}
-	return ParseDockerReference(r.Name)
-}
-
 // Canonicalize returns r with the tag dropped when a registry name has both a
 // tag and a digest ("quay.io/x:1@sha256:..." becomes "quay.io/x@sha256:..."),
 // as bootc does before pulling. Any other reference is returned unchanged.
@@ -180,15 +173,20 @@ func (r ImageReference) Canonicalize() (ImageReference, error) {
 	if r.Transport != TransportRegistry {
 		return r, nil
 	}
-	d, err := r.DockerReference()
+	named, err := parseDockerReference(r.Name)
 	if err != nil {
-		return ImageReference{}, err
+		return ImageReference{}, fmt.Errorf("%w %q: %w", ErrInvalidReference, r.String(), err)
 	}
-	if d.Tag == "" || d.Digest == "" {
+	tagged, isTagged := named.(reference.NamedTagged)
+	canonical, isDigested := named.(reference.Canonical)
+	if !isTagged || !isDigested || tagged.Tag() == "" {
 		return r, nil
 	}
-	d.Tag = ""
-	return ImageReference{Transport: r.Transport, Name: d.String()}, nil
+	c, err := reference.WithDigest(reference.TrimNamed(named), canonical.Digest())
+	if err != nil {
+		return ImageReference{}, fmt.Errorf("%w %q: %w", ErrInvalidReference, r.String(), err)
+	}
+	return ImageReference{Transport: r.Transport, Name: c.String()}, nil
 }
 
 // WithTag returns r with its tag replaced by tag, as "bootc upgrade --tag"
@@ -206,7 +204,7 @@ func (r ImageReference) Canonicalize() (ImageReference, error) {
 //
 // An invalid tag is an error wrapping [ErrInvalidReference].
 func (r ImageReference) WithTag(tag string) (ImageReference, error) {
-	if err := ValidateTag(tag); err != nil {
+	if err := validateTag(tag); err != nil {
 		return ImageReference{}, err
 	}
 	if err := r.Validate(); err != nil {
@@ -222,12 +220,15 @@ func (r ImageReference) WithTag(tag string) (ImageReference, error) {
 		// The digest (or, for containers-storage, the image ID) after "@" is
 		// dropped: the new tag names a different image.
 		name, _, _ := strings.Cut(image, "@")
-		d, err := parseDockerReference(name)
-		if err != nil || validateDigest(name) == nil {
+		named, err := parseDockerReference(name)
+		if err != nil || isDigest(name) {
 			return ImageReference{}, fmt.Errorf("%w: %s reference %q does not name a tagged image", ErrTagNotSupported, r.Transport, r.Name)
 		}
-		d.Tag, d.Digest = tag, ""
-		return ImageReference{Transport: r.Transport, Name: spec + d.String()}, nil
+		t, err := reference.WithTag(reference.TrimNamed(named), tag)
+		if err != nil {
+			return ImageReference{}, fmt.Errorf("%w: tag %q: %w", ErrInvalidReference, tag, err)
+		}
+		return ImageReference{Transport: r.Transport, Name: spec + t.String()}, nil
 	case TransportOCI, TransportOCIArchive:
 		path, _, _ := strings.Cut(r.Name, ":")
 		return ImageReference{Transport: r.Transport, Name: path + ":" + tag}, nil

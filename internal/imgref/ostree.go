@@ -112,29 +112,6 @@ func (s SignatureVerify) Validate() error {
 	}
 }
 
-// ParseSignatureVerify parses the text printed by [SignatureVerify.String]:
-// "ostree-unverified-image", "ostree-image-signed" or
-// "ostree-remote-image:REMOTE".
-func ParseSignatureVerify(text string) (SignatureVerify, error) {
-	var s SignatureVerify
-	switch text {
-	case SchemeUnverifiedImage:
-		s = Insecure()
-	case SchemeImageSigned:
-		s = ContainerPolicy()
-	default:
-		remote, ok := strings.CutPrefix(text, SchemeRemoteImage+":")
-		if !ok {
-			return SignatureVerify{}, fmt.Errorf("%w: %w %q", ErrInvalidReference, ErrUnknownScheme, text)
-		}
-		s = OstreeRemote(remote)
-	}
-	if err := s.Validate(); err != nil {
-		return SignatureVerify{}, err
-	}
-	return s, nil
-}
-
 // ValidateRemoteName checks an ostree remote name: non-empty, made of ASCII
 // letters, digits, ".", "_" and "-" (libostree's remote name syntax, limited
 // to ASCII). Errors wrap [ErrInvalidReference].

@@ -64,13 +64,6 @@ var allTransports = [...]Transport{
 	TransportDockerDaemon,
 }
 
-// Transports returns all supported transports, registry first.
-func Transports() []Transport {
-	out := make([]Transport, len(allTransports))
-	copy(out, allTransports[:])
-	return out
-}
-
 // Valid reports whether t is one of the supported transports.
 func (t Transport) Valid() bool {
 	for _, v := range allTransports {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -36,12 +37,12 @@ func benchLayer() []fixtures.Entry {
 // "adopt-present" the same when the repository already has every object.
 func BenchmarkImport(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("needs root (bare repositories)")
+		testskip.Skip(b, "root", "needs root (bare repositories)")
 	}
 	ctx := context.Background()
 	base, err := os.MkdirTemp("/dev/shm", "bench-import-")
 	if err != nil {
-		b.Skip("no tmpfs at /dev/shm:", err)
+		testskip.Skip(b, "tmpfs", "no tmpfs at /dev/shm:", err)
 	}
 	defer os.RemoveAll(base)
 	entries := benchLayer()

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/ostree"
 )
@@ -89,25 +91,6 @@ type Result struct {
 	Stats Stats
 }
 
-// ociConfig is the part of an OCI image config the importer reads.
-type ociConfig struct {
-	Architecture string    `json:"architecture"`
-	OS           string    `json:"os"`
-	Created      time.Time `json:"created"`
-	RootFS       struct {
-		DiffIDs []string `json:"diff_ids"`
-	} `json:"rootfs"`
-}
-
-// ociManifest is the part of an OCI/Docker schema 2 manifest the importer reads.
-type ociManifest struct {
-	Layers []struct {
-		Digest string `json:"digest"`
-		Size   int64  `json:"size"`
-	} `json:"layers"`
-	Annotations map[string]string `json:"annotations"`
-}
-
 // DefaultRules returns the path rules for this host's libostree and a generic (not
 // ostree-encapsulated) image, as upstream applies them.
 func DefaultRules() PathRules {
@@ -125,11 +108,11 @@ func ImportImage(ctx context.Context, repo *ostree.Repo, img Image, opts Options
 		return res, err
 	}
 	// END ostree-native dispatch.
-	var cfg ociConfig
+	var cfg imgspecv1.Image
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("image %s: parsing config: %w", img.Target, err)
 	}
-	var man ociManifest
+	var man imgspecv1.Manifest
 	if err := json.Unmarshal(img.Manifest, &man); err != nil {
 		return nil, fmt.Errorf("image %s: parsing manifest: %w", img.Target, err)
 	}
@@ -315,19 +298,19 @@ func knownDiffIDs(ctx context.Context, repo *ostree.Repo) (map[string]string, er
 		}
 		mj, _ := c.Metadata[MetaManifest].(string)
 		cj, _ := c.Metadata[MetaConfig].(string)
-		var man ociManifest
-		var cfg ociConfig
+		var man imgspecv1.Manifest
+		var cfg imgspecv1.Image
 		if json.Unmarshal([]byte(mj), &man) != nil || json.Unmarshal([]byte(cj), &cfg) != nil ||
 			len(man.Layers) != len(cfg.RootFS.DiffIDs) {
 			continue // not an image we can map
 		}
 		for i, l := range man.Layers {
-			lc, err := repo.ResolveRev(ctx, imgref.BlobRef(l.Digest), true)
+			lc, err := repo.ResolveRev(ctx, imgref.BlobRef(l.Digest.String()), true)
 			if err != nil {
 				return nil, err
 			}
 			if lc != "" {
-				out[cfg.RootFS.DiffIDs[i]] = lc
+				out[cfg.RootFS.DiffIDs[i].String()] = lc
 			}
 		}
 	}
@@ -355,14 +338,14 @@ func imageMetadata(img Image) (ostree.Metadata, error) {
 
 // imageTimestamp is the image's creation time: the manifest's
 // org.opencontainers.image.created annotation, else the config's created, else now.
-func imageTimestamp(man ociManifest, cfg ociConfig) time.Time {
+func imageTimestamp(man imgspecv1.Manifest, cfg imgspecv1.Image) time.Time {
 	if s := man.Annotations["org.opencontainers.image.created"]; s != "" {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t
 		}
 	}
-	if !cfg.Created.IsZero() {
-		return cfg.Created
+	if cfg.Created != nil && !cfg.Created.IsZero() {
+		return *cfg.Created
 	}
 	return time.Now()
 }

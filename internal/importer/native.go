@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -25,11 +27,7 @@ func importNative(ctx context.Context, repo *ostree.Repo, img Image, opts Option
 	if NativeImport != nil {
 		return NativeImport(ctx, repo, img, opts)
 	}
-	var cfg struct {
-		Config struct {
-			Labels map[string]string `json:"Labels"`
-		} `json:"config"`
-	}
+	var cfg imgspecv1.Image
 	if json.Unmarshal(img.Config, &cfg) == nil {
 		if _, ok := cfg.Config.Labels["ostree.final-diffid"]; ok {
 			return nil, true, fmt.Errorf("image %s is an ostree-native image: import it with package ostreeext", img.Target)
@@ -43,11 +41,11 @@ func ImageMetadata(img Image) (ostree.Metadata, error) { return imageMetadata(im
 
 // ImageTimestamp returns the image commit's timestamp as ImportImage chooses it.
 func ImageTimestamp(img Image) (time.Time, error) {
-	var cfg ociConfig
+	var cfg imgspecv1.Image
 	if err := json.Unmarshal(img.Config, &cfg); err != nil {
 		return time.Time{}, fmt.Errorf("image %s: parsing config: %w", img.Target, err)
 	}
-	var man ociManifest
+	var man imgspecv1.Manifest
 	if err := json.Unmarshal(img.Manifest, &man); err != nil {
 		return time.Time{}, fmt.Errorf("image %s: parsing manifest: %w", img.Target, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -26,12 +27,12 @@ import (
 // a layer of about 100 MiB, into a bare repository on tmpfs.
 func BenchmarkTarSplitOverhead(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("needs root (bare repositories)")
+		testskip.Skip(b, "root", "needs root (bare repositories)")
 	}
 	ctx := context.Background()
 	base, err := os.MkdirTemp("/dev/shm", "bench-ts-")
 	if err != nil {
-		b.Skip("no tmpfs at /dev/shm:", err)
+		testskip.Skip(b, "tmpfs", "no tmpfs at /dev/shm:", err)
 	}
 	defer os.RemoveAll(base)
 	es := []fixtures.Entry{{Path: "usr", Kind: fixtures.Dir, Mode: 0o755}}

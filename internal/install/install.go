@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/boundimage"
@@ -451,7 +452,7 @@ func (in *installer) configureDeployment(s rootSetup, dep string) error {
 		// A separate /boot must be mounted for libostree to write new boot entries there
 		// (extlinux reads them from the /boot filesystem).
 		line := fmt.Sprintf("%s /boot %s defaults 1 2\n", s.bootSpec, fstype)
-		if err := writeFileAtomic(filepath.Join(etc, "fstab"), []byte(line), 0o644); err != nil {
+		if err := ioutils.AtomicWriteFile(filepath.Join(etc, "fstab"), []byte(line), 0o644); err != nil {
 			return err
 		}
 	}
@@ -489,32 +490,7 @@ func injectRootSSHKeys(dep, keys string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, RootSSHTmpfile), []byte(line), 0o644)
-}
-
-// writeFileAtomic writes path through a temporary file renamed over it.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return ioutils.AtomicWriteFile(filepath.Join(dir, RootSSHTmpfile), []byte(line), 0o644)
 }
 
 // writeAleph writes the install provenance (upstream's .bootc-aleph.json fields).
@@ -547,7 +523,7 @@ func (in *installer) writeAleph(root string, f *deploy.Fetched) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(root, AlephFile), b, 0o644)
+	return ioutils.AtomicWriteFile(filepath.Join(root, AlephFile), b, 0o644)
 }
 
 // fitrim is FITRIM (_IOWR('X', 121, struct fstrim_range)).

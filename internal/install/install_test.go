@@ -20,6 +20,7 @@ import (
 	"github.com/bootc-go/bootc/internal/install/disk"
 	"github.com/bootc-go/bootc/internal/install/installtest"
 	"github.com/bootc-go/bootc/internal/progress"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
@@ -85,7 +86,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	installtest.RequireRoot(t)
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("needs mkfs.ext4 (e2fsprogs)")
+		testskip.Skip(t, "tool:mkfs.ext4", "needs mkfs.ext4 (e2fsprogs)")
 	}
 	work := t.TempDir()
 	e := &env{layout: filepath.Join(work, "oci"), storage: filepath.Join(work, "storage"), runRoot: filepath.Join(work, "run"),
@@ -465,7 +466,7 @@ func TestInstallToFilesystem(t *testing.T) {
 	if imgs := e.storeImages(t); len(imgs) != 0 {
 		t.Errorf("the install left images in the store: %+v", imgs)
 	}
-	if m, _ := MountsUnder(root); len(m) != 2 {
+	if m := installtest.MountsOf(root); len(m) != 2 {
 		t.Errorf("mounts under %s after the install: %v", root, m)
 	}
 }

@@ -1,160 +1,26 @@
 package install
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
 // lostAndFound is the ext4 directory an empty filesystem has.
 const lostAndFound = "lost+found"
 
-// MountInfo is one line of /proc/self/mountinfo.
-type MountInfo struct {
-	// Major and Minor are the device numbers of the mounted filesystem (st_dev).
-	Major, Minor uint32
-	// Root is the mounted subtree of the filesystem ("/" for a whole filesystem).
-	Root string
-	// Target is the mount point.
-	Target string
-	// FSType is the filesystem type.
-	FSType string
-	// Source is the mount source ("/dev/loop3", "tmpfs").
-	Source string
-	// Options are the per-mount and superblock options.
-	Options string
-}
-
-// mountinfoPath is read by Mounts; tests may point it elsewhere.
-var mountinfoPath = "/proc/self/mountinfo"
-
-// unescapeMount decodes the octal escapes (\040) of mountinfo fields.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// Mounts parses /proc/self/mountinfo.
-func Mounts() ([]MountInfo, error) {
-	f, err := os.Open(mountinfoPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []MountInfo
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 6 || len(fields) < sep+3 {
-			continue
-		}
-		var m MountInfo
-		maj, mi, ok := strings.Cut(fields[2], ":")
-		if !ok {
-			continue
-		}
-		a, err1 := strconv.ParseUint(maj, 10, 32)
-		b, err2 := strconv.ParseUint(mi, 10, 32)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		m.Major, m.Minor = uint32(a), uint32(b)
-		m.Root = unescapeMount(fields[3])
-		m.Target = unescapeMount(fields[4])
-		m.Options = fields[5]
-		m.FSType = fields[sep+1]
-		m.Source = unescapeMount(fields[sep+2])
-		if len(fields) > sep+3 {
-			m.Options += "," + fields[sep+3]
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
-
-// MountAt returns the last (topmost) mount whose mount point is path, or nil.
-func MountAt(path string) (*MountInfo, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := Mounts()
-	if err != nil {
-		return nil, err
-	}
-	var found *MountInfo
-	for i := range ms {
-		if ms[i].Target == abs {
-			found = &ms[i]
-		}
-	}
-	return found, nil
-}
-
-// MountsUnder lists the mount points at or below dir.
-func MountsUnder(dir string) ([]string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := Mounts()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range ms {
-		if m.Target == abs || strings.HasPrefix(m.Target, abs+"/") {
-			out = append(out, m.Target)
-		}
-	}
-	return out, nil
-}
-
-// isMountPoint reports whether path is the root of a mounted filesystem (its device differs
-// from its parent's, or it is a bind mount listed in mountinfo).
+// isMountPoint reports whether path is the root of a mounted filesystem or a bind mount.
 func isMountPoint(path string) (bool, error) {
-	var st, parent unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return false, err
-	}
-	if err := unix.Lstat(filepath.Join(path, ".."), &parent); err != nil {
-		return false, err
-	}
-	if st.Dev != parent.Dev || st.Ino == parent.Ino {
-		return true, nil
-	}
-	m, err := MountAt(path)
+	mp, err := mountinfo.Mounted(path)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("checking whether %s is a mount point: %w", path, err)
 	}
-	return m != nil, nil
+	return mp, nil
 }
 
 // blockDevice returns the /dev node of the block device major:minor ("" when the kernel

@@ -139,20 +139,6 @@ func TestInstallScanImageBadConfig(t *testing.T) {
 	}
 }
 
-func TestInstallUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:             "/plain",
-		`/with\040space`:     "/with space",
-		`/tab\011x\134back`:  "/tab\tx\\back",
-		`/trailing\04`:       `/trailing\04`,
-		`/not\999octal\040x`: `/not\999octal x`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestInstallParseBootloader(t *testing.T) {
 	for in, want := range map[string]Bootloader{"": BootloaderAuto, "extlinux": BootloaderExtlinux, "none": BootloaderNone} {
 		if got, err := ParseBootloader(in); err != nil || got != want {

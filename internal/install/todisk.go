@@ -10,6 +10,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/install/disk"
 	"github.com/bootc-go/bootc/internal/installconfig"
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // diskLayout is the partition table ToDisk writes: a /boot partition (ext4, which extlinux
@@ -235,7 +236,7 @@ func (in *installer) checkRootFits(d *disk.Disk, layout *disk.Layout) error {
 	if have < need {
 		return fmt.Errorf("install: %w (the root partition would get %s; image %s needs about %s)",
 			&disk.TooSmallError{Device: d.Path(), Needed: d.Size() - have + need, Available: d.Size()},
-			disk.FormatSize(have), in.opts.Source.Imgref, disk.FormatSize(need))
+			progress.HumanBytes(uint64(max(have, 0))), in.opts.Source.Imgref, progress.HumanBytes(uint64(max(need, 0))))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // ToFilesystem installs the image into the mounted, empty root filesystem o.Root (a
@@ -237,7 +238,7 @@ func (in *installer) checkFreeSpace(root string) error {
 	need := in.info.Size + in.info.Size/10
 	if free < need {
 		return fmt.Errorf("install: %s has %s free, image %s needs about %s",
-			root, disk.FormatSize(free), in.opts.Source.Imgref, disk.FormatSize(need))
+			root, progress.HumanBytes(uint64(max(free, 0))), in.opts.Source.Imgref, progress.HumanBytes(uint64(max(need, 0))))
 	}
 	return nil
 }

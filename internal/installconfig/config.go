@@ -54,12 +54,6 @@ func ParseFilesystem(s string) (Filesystem, error) {
 	return f, nil
 }
 
-// SupportsFsverity reports whether the filesystem supports fs-verity
-// (ext4 and btrfs).
-func (f Filesystem) SupportsFsverity() bool {
-	return f == FilesystemExt4 || f == FilesystemBtrfs
-}
-
 // BlockSetup is a `to-disk` block storage backend.
 type BlockSetup string
 

@@ -63,12 +63,6 @@ func (c *Config) jsonValue() map[string]any {
 	return m
 }
 
-// MarshalJSON encodes the config with upstream's field names and nulls, keys
-// sorted (as `bootc install print-configuration` prints it).
-func (c Config) MarshalJSON() ([]byte, error) {
-	return c.CanonicalJSON()
-}
-
 // CanonicalJSON returns the compact JSON `bootc install print-configuration`
 // prints: sorted keys, no insignificant whitespace, no trailing newline, and
 // no HTML escaping.

@@ -173,18 +173,6 @@ func (c Cmdline) Value(key string) (value string, ok bool) {
 	return a.Value()
 }
 
-// WithPrefix returns the arguments whose (dequoted) key starts with prefix,
-// compared byte-exactly as upstream's find_all_starting_with does.
-func (c Cmdline) WithPrefix(prefix string) Cmdline {
-	var out Cmdline
-	for _, x := range c {
-		if strings.HasPrefix(x.Key(), prefix) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // Add appends a unless an equal argument is already present, and reports
 // whether it appended. Arguments with the same key but another value are
 // appended (multiple console= arguments are legitimate).
@@ -201,36 +189,6 @@ func (c *Cmdline) Extend(o Cmdline) {
 	for _, a := range o {
 		c.Add(a)
 	}
-}
-
-// SetOrReplace replaces the first argument with a's key by a and removes the
-// other arguments with that key, or appends a when the key is absent. It
-// reports whether c changed.
-func (c *Cmdline) SetOrReplace(a Arg) bool {
-	key := a.Key()
-	out := make(Cmdline, 0, len(*c)+1)
-	seen, changed := false, false
-	for _, x := range *c {
-		if !KeyEqual(x.Key(), key) {
-			out = append(out, x)
-			continue
-		}
-		if seen {
-			changed = true
-			continue
-		}
-		seen = true
-		if !x.Equal(a) {
-			changed = true
-		}
-		out = append(out, a)
-	}
-	if !seen {
-		out = append(out, a)
-		changed = true
-	}
-	*c = out
-	return changed
 }
 
 // RemoveExact removes every argument equal to a and reports whether any was

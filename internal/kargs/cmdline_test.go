@@ -155,14 +155,6 @@ func TestFindValue(t *testing.T) {
 	}
 }
 
-func TestWithPrefix(t *testing.T) {
-	c := Parse("foo=bar rd.foo=a rd.bar=b rd.baz rd.qux=c notrd.val=d")
-	want := []string{"rd.foo=a", "rd.bar=b", "rd.baz", "rd.qux=c"}
-	if got := strs(c.WithPrefix("rd.")); !slices.Equal(got, want) {
-		t.Errorf("WithPrefix = %q, want %q", got, want)
-	}
-}
-
 func TestAddExtend(t *testing.T) {
 	c := Parse("console=tty0 console=ttyS1")
 	if !c.Add("console=ttyS2") {
@@ -201,29 +193,6 @@ func TestAddExtend(t *testing.T) {
 		c.Extend(Parse(tt.other))
 		if got := strs(c); !slices.Equal(got, tt.want) {
 			t.Errorf("%q.Extend(%q) = %q, want %q", tt.base, tt.other, got, tt.want)
-		}
-	}
-}
-
-func TestSetOrReplace(t *testing.T) {
-	tests := []struct {
-		base        string
-		arg         Arg
-		want        []string
-		wantChanged bool
-	}{
-		{"foo=bar", "baz", []string{"foo=bar", "baz"}, true},
-		{"foo=bar baz", "foo=fuz", []string{"foo=fuz", "baz"}, true},
-		{"foo=fuz baz", "foo=fuz", []string{"foo=fuz", "baz"}, false},
-		{"", "foo", []string{"foo"}, true},
-		{"a=1 a=2", "a=3", []string{"a=3"}, true},
-		{"a=1 b a=1", "a=1", []string{"a=1", "b"}, true},
-	}
-	for _, tt := range tests {
-		c := Parse(tt.base)
-		changed := c.SetOrReplace(tt.arg)
-		if got := strs(c); !slices.Equal(got, tt.want) || changed != tt.wantChanged {
-			t.Errorf("%q.SetOrReplace(%q) = %q, %v; want %q, %v", tt.base, tt.arg, got, changed, tt.want, tt.wantChanged)
 		}
 	}
 }

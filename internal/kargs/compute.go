@@ -3,18 +3,12 @@ package kargs
 import (
 	"fmt"
 	"io/fs"
-	"strings"
-	"unicode/utf8"
 )
 
 // Argument keys upstream treats specially.
 const (
 	// RootKey is the root filesystem argument (root=).
 	RootKey = "root"
-	// RootFlagsKey is the root filesystem mount flags argument (rootflags=).
-	RootFlagsKey = "rootflags"
-	// InitrdPrefix starts the dracut (initramfs) arguments (rd.*).
-	InitrdPrefix = "rd."
 	// OstreeKey is the argument libostree writes into every BLS entry
 	// (ostree=/ostree/boot.N/STATEROOT/BOOTCSUM/SERIAL). libostree replaces
 	// it when it writes the entry, so it may be passed through.
@@ -147,90 +141,6 @@ func RootMountArgs(rootSpec string, inherited []string, bootSource string) Cmdli
 	out = append(out, Arg(RW))
 	if bootSource != "" {
 		out = append(out, Arg("boot="+bootSource))
-	}
-	return out
-}
-
-// InheritedRoot is what install to-existing-root keeps from the running
-// kernel's command line.
-type InheritedRoot struct {
-	// Spec is the value of the first root= argument (the mount spec).
-	Spec string
-	// Args holds the first rootflags= argument, then every rd.* argument.
-	Args []string
-}
-
-// InheritRootArgs finds the root= mount spec and the rootflags= and rd.*
-// arguments of the running kernel's command line, as upstream's
-// find_root_args_to_inherit does. It returns nil when the first root=
-// argument is absent or has no value (upstream then uses the target
-// filesystem's UUID), and an error when the kept parts are not valid UTF-8
-// (bytes elsewhere on the command line do not matter).
-func InheritRootArgs(running Cmdline) (*InheritedRoot, error) {
-	rootArg, found := running.Find(RootKey)
-	if !found {
-		return nil, nil
-	}
-	if err := checkUTF8(rootArg); err != nil {
-		return nil, err
-	}
-	spec, ok := rootArg.Value()
-	if !ok {
-		return nil, nil
-	}
-	r := &InheritedRoot{Spec: spec}
-	var keep Cmdline
-	if a, found := running.Find(RootFlagsKey); found {
-		keep = append(keep, a)
-	}
-	keep = append(keep, running.WithPrefix(InitrdPrefix)...)
-	for _, a := range keep {
-		if err := checkUTF8(a); err != nil {
-			return nil, err
-		}
-		r.Args = append(r.Args, string(a))
-	}
-	return r, nil
-}
-
-func checkUTF8(a Arg) error {
-	k, v, _ := a.split()
-	if !utf8.ValidString(k) {
-		return fmt.Errorf("kernel argument %q: parameter key is not valid UTF-8", string(a))
-	}
-	if !utf8.ValidString(v) {
-		return fmt.Errorf("kernel argument %q: parameter value is not valid UTF-8", string(a))
-	}
-	return nil
-}
-
-// RootArgs returns the arguments of c that concern the root filesystem:
-// root=, rootflags= and rd.*, in their order (upstream's
-// root_args_from_cmdline).
-func RootArgs(c Cmdline) Cmdline {
-	out := Cmdline{}
-	for _, a := range c {
-		k := a.Key()
-		if KeyEqual(k, RootKey) || KeyEqual(k, RootFlagsKey) || strings.HasPrefix(k, InitrdPrefix) {
-			out.Add(a)
-		}
-	}
-	return out
-}
-
-// ForReset computes the arguments of `install reset` (a new stateroot on a
-// running system) as upstream does: the kargs.d of the running root (/, not
-// the new image: upstream reads it there), then, unless noRootKargs, the root
-// filesystem arguments of the booted deployment's BLS options, then the
-// --karg values.
-func ForReset(runningKargsd, bootedOptions Cmdline, noRootKargs bool, cli []string) Cmdline {
-	out := Cmdline{}
-	out.Extend(runningKargsd)
-	if !noRootKargs {
-		out.Extend(RootArgs(bootedOptions))
-	}
-	for _, k := range cli {
-		out.Extend(Parse(k))
 	}
 	return out
 }

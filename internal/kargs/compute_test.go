@@ -1,7 +1,6 @@
 package kargs
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -179,56 +178,5 @@ func TestRootMountArgs(t *testing.T) {
 		if got := RootMountArgs(tt.spec, tt.inherited, tt.boot).String(); got != tt.want {
 			t.Errorf("RootMountArgs(%q, %q, %q) = %q, want %q", tt.spec, tt.inherited, tt.boot, got, tt.want)
 		}
-	}
-}
-
-// TestInheritRootArgs follows upstream's test_gather_root_args.
-func TestInheritRootArgs(t *testing.T) {
-	tests := []struct {
-		name    string
-		cmdline string
-		want    *InheritedRoot
-		wantErr bool
-	}{
-		{"no root=", "", nil, false},
-		{"root= without value", "root rw", nil, false},
-		{"root and rd.", "root=/dev/mapper/root rw someother=karg rd.lvm.lv=root systemd.debug=1",
-			&InheritedRoot{Spec: "/dev/mapper/root", Args: []string{"rd.lvm.lv=root"}}, false},
-		{"non-UTF-8 elsewhere ignored", "root=/dev/mapper/root rw non-utf8=\xff rd.lvm.lv=root systemd.debug=1",
-			&InheritedRoot{Spec: "/dev/mapper/root", Args: []string{"rd.lvm.lv=root"}}, false},
-		{"non-UTF-8 root fails", "root=/dev/mapper/ro\xffot rw non-utf8=\xff rd.lvm.lv=root systemd.debug=1", nil, true},
-		{"non-UTF-8 rd. fails", "root=/dev/mapper/root rw non-utf8=\xff rd.lvm.lv=ro\xffot systemd.debug=1", nil, true},
-		{"rootflags first, then rd.*", "rd.luks.uuid=x root=UUID=abc rootflags=subvol=root rootflags=ro rd.lvm.lv=r",
-			&InheritedRoot{Spec: "UUID=abc", Args: []string{"rootflags=subvol=root", "rd.luks.uuid=x", "rd.lvm.lv=r"}}, false},
-		{"quoted root", `"root=LABEL=my root" rw`, &InheritedRoot{Spec: "LABEL=my root"}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := InheritRootArgs(Parse(tt.cmdline))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("error %v, wantErr %v", err, tt.wantErr)
-			}
-			if (got == nil) != (tt.want == nil) {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-			if got != nil && (got.Spec != tt.want.Spec || !slices.Equal(got.Args, tt.want.Args)) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestRootArgsAndForReset(t *testing.T) {
-	opts := Parse("root=UUID=abc ro rootflags=subvol=root ostree=/ostree/boot.0/default/x/0 rd.lvm.lv=root quiet rd.luks.uuid=y")
-	if got, want := RootArgs(opts).String(), "root=UUID=abc rootflags=subvol=root rd.lvm.lv=root rd.luks.uuid=y"; got != want {
-		t.Errorf("RootArgs = %q, want %q", got, want)
-	}
-	got := ForReset(Parse("console=tty0 rw"), opts, false, []string{"nosmt", "quiet"})
-	if want := "console=tty0 rw root=UUID=abc rootflags=subvol=root rd.lvm.lv=root rd.luks.uuid=y nosmt quiet"; got.String() != want {
-		t.Errorf("ForReset = %q, want %q", got.String(), want)
-	}
-	got = ForReset(Parse("console=tty0"), opts, true, nil)
-	if want := "console=tty0"; got.String() != want {
-		t.Errorf("ForReset(noRootKargs) = %q, want %q", got.String(), want)
 	}
 }

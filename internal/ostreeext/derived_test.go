@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bootc-go/bootc/internal/ostreeext"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/tests/encapsulate"
 )
@@ -58,7 +59,7 @@ func buildTool(t *testing.T, dir string) string {
 // tree: the base commit with those changes, nothing of sysroot/.
 func TestDerivedImage(t *testing.T) {
 	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("needs podman")
+		testskip.Skip(t, "tool:podman", "needs podman")
 	}
 	ctx := context.Background()
 	e := newEnv(t)

@@ -9,6 +9,7 @@ import (
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
@@ -23,7 +24,7 @@ import (
 // registry, besides the manifest and config, and imports only those two layers.
 func TestRegistryChunkedUpdate(t *testing.T) {
 	if _, err := os.Stat(storagetest.RegistryBinary); err != nil {
-		t.Skip("needs " + storagetest.RegistryBinary)
+		testskip.Skip(t, "registry", "needs "+storagetest.RegistryBinary)
 	}
 	ctx := context.Background()
 	e := newEnv(t)

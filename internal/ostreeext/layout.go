@@ -42,6 +42,9 @@ type Layout struct {
 	Derived int
 }
 
+// imageConfig is the part of an image config the layout needs. Like deploy's, it is not
+// image-spec's v1.Image, whose time-typed "created" would refuse configs upstream
+// (oci-spec, created as a string) reads.
 type imageConfig struct {
 	Config struct {
 		Labels map[string]string `json:"Labels"`
@@ -51,6 +54,7 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
+// imageManifest is the part of a manifest the layout needs.
 type imageManifest struct {
 	Layers []struct {
 		Digest      string            `json:"digest"`

@@ -12,6 +12,7 @@ import (
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/internal/ostreeext"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/tests/encapsulate"
 )
@@ -21,7 +22,7 @@ import (
 func gpgHome(t *testing.T, dir, name string) (string, string) {
 	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("needs gpg (Debian package gnupg)")
+		testskip.Skip(t, "tool:gpg", "needs gpg (Debian package gnupg)")
 	}
 	home := filepath.Join(dir, "gnupg-"+name)
 	must(t, os.MkdirAll(home, 0o700))

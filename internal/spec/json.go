@@ -1,28 +1,24 @@
 package spec
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math"
-	"slices"
-	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 )
 
 // RenderJSON writes h as canonical JSON, byte for byte as upstream's
 // `bootc status --format=json`: sorted keys, compact, on one line and, like
 // upstream, without a trailing newline.
 func RenderJSON(w io.Writer, h *Host) error {
-	var b bytes.Buffer
-	if err := writeCanonical(&b, h.tree()); err != nil {
+	b, err := marshalCanonical(h.tree())
+	if err != nil {
 		return err
 	}
-	_, err := w.Write(b.Bytes())
+	_, err = w.Write(b)
 	return err
 }
 
@@ -36,34 +32,66 @@ func ParseJSON(data []byte) (*Host, error) {
 	return &h, nil
 }
 
-// CanonicalJSON re-serialises a JSON document canonically in the manner of
-// RFC 8785 and upstream's canon-json: object members sorted by the UTF-16
-// code units of their keys, no white space, strings escaped as serde_json
-// does (only '"', '\\' and control characters), integers that fit 64 bits
-// written as they are and other numbers in ECMAScript's shortest form.
-func CanonicalJSON(data []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("canonicalising JSON: %w", err)
+// marshalCanonical writes a tree value (see tree.go) as RFC 8785 canonical
+// JSON, byte for byte as upstream's canon-json: object members sorted by the
+// UTF-16 code units of their keys, no white space, strings escaped only where
+// they must be. encoding/json writes the value and jsoncanonicalizer
+// canonicalises it.
+func marshalCanonical(v any) ([]byte, error) {
+	b, err := json.Marshal(plainJSON(v))
+	if err != nil {
+		return nil, fmt.Errorf("canonical JSON: %w", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("canonicalising JSON: unexpected data after the top-level value")
+	out, err := jsoncanonicalizer.Transform(escapeNonASCII(b))
+	if err != nil {
+		return nil, fmt.Errorf("canonical JSON: %w", err)
 	}
-	var b bytes.Buffer
-	if err := writeCanonical(&b, v); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return out, nil
 }
 
-func marshalCanonical(v any) ([]byte, error) {
-	var b bytes.Buffer
-	if err := writeCanonical(&b, v); err != nil {
-		return nil, err
+// plainJSON turns a tree value into values encoding/json writes: objects and
+// tagged variants become maps (the canonicaliser sorts their keys anyway).
+func plainJSON(v any) any {
+	switch v := v.(type) {
+	case object:
+		m := make(map[string]any, len(v))
+		for _, e := range v {
+			m[e.key] = plainJSON(e.val)
+		}
+		return m
+	case tagged:
+		return map[string]any{v.tag: plainJSON(v.val)}
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = plainJSON(e)
+		}
+		return out
+	default:
+		return v
 	}
-	return b.Bytes(), nil
+}
+
+// escapeNonASCII writes every non-ASCII character of a JSON document as a
+// \u escape (a surrogate pair above U+FFFF): jsoncanonicalizer accepts only
+// ASCII input, and writes these characters back as UTF-8.
+func escapeNonASCII(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += size
+	}
+	return out
 }
 
 // MarshalJSON writes h as canonical JSON (see [RenderJSON]).
@@ -175,192 +203,4 @@ func (h *Host) UnmarshalJSON(data []byte) error {
 	*h = Host(raw)
 	h.Spec.BootOrder = h.Spec.BootOrder.orDefault()
 	return h.Validate()
-}
-
-// writeCanonical writes a tree value (see tree.go) or a value decoded by
-// encoding/json with UseNumber.
-func writeCanonical(b *bytes.Buffer, v any) error {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(v))
-	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
-	case float64:
-		s, err := formatES6(v)
-		if err != nil {
-			return err
-		}
-		b.WriteString(s)
-	case json.Number:
-		s, err := canonicalNumber(string(v))
-		if err != nil {
-			return err
-		}
-		b.WriteString(s)
-	case string:
-		writeJSONString(b, v)
-	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if err := writeCanonical(b, e); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
-	case tagged:
-		return writeCanonical(b, object{{v.tag, v.val}})
-	case map[string]any:
-		o := make(object, 0, len(v))
-		for k, e := range v {
-			o = append(o, member{k, e})
-		}
-		return writeCanonical(b, o)
-	case object:
-		sorted := slices.Clone(v)
-		slices.SortStableFunc(sorted, func(a, b member) int { return compareUTF16(a.key, b.key) })
-		b.WriteByte('{')
-		for i, m := range sorted {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeJSONString(b, m.key)
-			b.WriteByte(':')
-			if err := writeCanonical(b, m.val); err != nil {
-				return err
-			}
-		}
-		b.WriteByte('}')
-	default:
-		return fmt.Errorf("canonical JSON: unsupported value of type %T", v)
-	}
-	return nil
-}
-
-// compareUTF16 orders strings by their UTF-16 code units (RFC 8785 3.2.3).
-func compareUTF16(a, b string) int {
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
-}
-
-// writeJSONString writes s quoted, escaping only '"', '\\' and control
-// characters (named escapes for \b \f \n \r \t, else \u00xx in lower-case
-// hex), like serde_json. Invalid UTF-8 becomes U+FFFD.
-func writeJSONString(b *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"':
-				b.WriteString(`\"`)
-			case '\\':
-				b.WriteString(`\\`)
-			case '\b':
-				b.WriteString(`\b`)
-			case '\f':
-				b.WriteString(`\f`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
-			default:
-				if c < 0x20 {
-					b.WriteString(`\u00`)
-					b.WriteByte(hex[c>>4])
-					b.WriteByte(hex[c&0xf])
-				} else {
-					b.WriteByte(c)
-				}
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteRune(utf8.RuneError)
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	b.WriteByte('"')
-}
-
-// canonicalNumber writes a JSON number literal the way serde_json plus
-// canon-json would: integers that fit in i64 or u64 as integers, anything
-// else as a float64 in ECMAScript form.
-func canonicalNumber(lit string) (string, error) {
-	if !strings.ContainsAny(lit, ".eE") {
-		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			return strconv.FormatInt(i, 10), nil
-		}
-		if u, err := strconv.ParseUint(lit, 10, 64); err == nil {
-			return strconv.FormatUint(u, 10), nil
-		}
-	}
-	f, err := strconv.ParseFloat(lit, 64)
-	if err != nil {
-		return "", fmt.Errorf("canonical JSON: number %s out of range", lit)
-	}
-	return formatES6(f)
-}
-
-// formatES6 formats a finite float64 as ECMAScript's Number.prototype.
-// toString does, which RFC 8785 prescribes.
-func formatES6(f float64) (string, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return "", fmt.Errorf("canonical JSON: number %v cannot be represented", f)
-	}
-	if f == 0 {
-		return "0", nil
-	}
-	sign := ""
-	if f < 0 {
-		sign = "-"
-		f = -f
-	}
-	// Shortest round-tripping digits: "d.ddde±XX".
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	mant, expStr, _ := strings.Cut(e, "e")
-	digits := strings.Replace(mant, ".", "", 1)
-	exp, err := strconv.Atoi(expStr)
-	if err != nil {
-		return "", err
-	}
-	k := len(digits)
-	n := exp + 1 // value = 0.digits × 10^n
-	var s string
-	switch {
-	case k <= n && n <= 21:
-		s = digits + strings.Repeat("0", n-k)
-	case 0 < n && n <= 21:
-		s = digits[:n] + "." + digits[n:]
-	case -6 < n && n <= 0:
-		s = "0." + strings.Repeat("0", -n) + digits
-	default:
-		es := "+"
-		if n-1 < 0 {
-			es = "-"
-		}
-		m := digits[:1]
-		if k > 1 {
-			m += "." + digits[1:]
-		}
-		s = m + "e" + es + strconv.Itoa(absInt(n-1))
-	}
-	return sign + s, nil
-}
-
-func absInt(i int) int {
-	if i < 0 {
-		return -i
-	}
-	return i
 }

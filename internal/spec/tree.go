@@ -9,8 +9,8 @@ import (
 
 // The document is first turned into a small ordered tree, which the JSON
 // writer prints with sorted keys and the YAML writer in upstream's struct
-// order. Values in the tree are: nil, bool, int64, float64 (only from
-// CanonicalJSON), string, object, []any and tagged.
+// order. Values in the tree are: nil, bool, int64, string, object, []any
+// and tagged.
 
 // member is one key of an object.
 type member struct {

@@ -10,6 +10,17 @@
 // that must produce the same checksums needs that order, which archive/tar
 // loses.
 //
+// # Why not a library
+//
+// Checked against what go.sum holds (issue 13): no tar reader there returns PAX records,
+// or the extended attributes made from them, in archive order. archive/tar and its fork in
+// github.com/vbatts/tar-split keep them in maps (Header.PAXRecords, Header.Xattrs).
+// tar-split's reader can hand out the raw bytes of each header (RawAccounting, RawBytes),
+// from which the order could be re-derived by parsing the 'x' header body a second time;
+// that is the way out if this package is to go (a small ordered PAX record parser over
+// tar-split's reader, with TestXattrOrder and the archive/tar differential test as the
+// gate), but it is not a library doing the job, so the package stays.
+//
 // # Usage
 //
 //	tr := tarstream.NewReader(layer)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // xattrTree makes a directory tree with user.* extended attributes set in
@@ -36,7 +38,7 @@ func xattrTree(t *testing.T) (string, map[string][][2]string) {
 	for path, xs := range set {
 		for _, x := range xs {
 			if err := syscall.Setxattr(filepath.Join(root, path), x[0], []byte(x[1]), 0); err != nil {
-				t.Skipf("cannot set user xattrs under %s (no file system support?): %v", root, err)
+				testskip.Skipf(t, "xattr", "cannot set user xattrs under %s (no file system support?): %v", root, err)
 			}
 		}
 	}
@@ -120,7 +122,7 @@ func checkToolXattrs(t *testing.T, data []byte, root string, set map[string][][2
 func TestBsdtarXattrs(t *testing.T) {
 	bsdtar, err := exec.LookPath("bsdtar")
 	if err != nil {
-		t.Skip("bsdtar not found (Debian package libarchive-tools)")
+		testskip.Skip(t, "tool:bsdtar", "bsdtar not found (Debian package libarchive-tools)")
 	}
 	root, set := xattrTree(t)
 	out, err := exec.Command(bsdtar, "--xattrs", "--format=pax", "-cf", "-", "-C", root, ".").Output()
@@ -141,10 +143,10 @@ func TestBsdtarXattrs(t *testing.T) {
 func TestGNUTarXattrs(t *testing.T) {
 	gtar, err := exec.LookPath("tar")
 	if err != nil {
-		t.Skip("tar not found")
+		testskip.Skip(t, "tool:tar", "tar not found")
 	}
 	if v, err := exec.Command(gtar, "--version").Output(); err != nil || !bytes.Contains(v, []byte("GNU tar")) {
-		t.Skip("tar is not GNU tar")
+		testskip.Skip(t, "tool:tar", "tar is not GNU tar")
 	}
 	root, set := xattrTree(t)
 	out, err := exec.Command(gtar, "--xattrs", "--xattrs-include=user.*", "--format=pax", "-cf", "-", "-C", root, ".").Output()
@@ -206,7 +208,7 @@ func TestToolFormats(t *testing.T) {
 		}
 	}
 	if len(cmds) == 0 {
-		t.Skip("neither bsdtar nor GNU tar found")
+		testskip.Skip(t, "tool:tar", "neither bsdtar nor GNU tar found")
 	}
 	for _, c := range cmds {
 		t.Run(c.name, func(t *testing.T) {

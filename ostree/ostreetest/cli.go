@@ -5,13 +5,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // RequireCLI skips the test when the ostree command-line tool (a test oracle) is missing.
 func RequireCLI(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("ostree"); err != nil {
-		t.Skip("needs the ostree command-line tool (Debian package ostree; make deps installs it)")
+		testskip.Skip(t, "tool:ostree", "needs the ostree command-line tool (Debian package ostree; make deps installs it)")
 	}
 }
 

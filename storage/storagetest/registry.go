@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // RegistryBinary is Debian's docker-registry (package docker-registry).
@@ -66,7 +68,7 @@ func freeLoopbackPort() (int, error) {
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
 	if _, err := os.Stat(RegistryBinary); err != nil {
-		t.Skipf("local registry unavailable: %s missing (Debian package docker-registry): %v", RegistryBinary, err)
+		testskip.Skipf(t, "registry", "local registry unavailable: %s missing (Debian package docker-registry): %v", RegistryBinary, err)
 	}
 	r, err := StartRegistryIn(t.TempDir())
 	if err != nil {

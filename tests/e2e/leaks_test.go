@@ -1,12 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
 )
@@ -36,32 +37,18 @@ func checkNoLeftovers(t *testing.T, dir string) {
 	})
 }
 
-// mountsUnder lists the mount points under dir (deepest first), from /proc/mounts.
+// mountsUnder lists the mount points under dir (deepest first), from /proc/self/mountinfo.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/mounts")
+	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		p := unescapeMount(fields[1])
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(out)))
 	return out
-}
-
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
 }
 
 // loopsBackedBy lists the loop devices whose backing file is under dir, from

@@ -17,6 +17,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/storage/pkg/ioutils"
 )
 
 // ociLayout is an OCI image layout directory.
@@ -40,7 +41,7 @@ func (l ociLayout) writeIndex(idx v1.Index) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(string(l), "index.json"), b, 0o644)
+	return ioutils.AtomicWriteFile(filepath.Join(string(l), "index.json"), b, 0o644)
 }
 
 // tag returns the manifest descriptor of a tag (annotation org.opencontainers.image.ref.name).
@@ -87,18 +88,10 @@ func (l ociLayout) moveTag(tag, to string) error {
 // putBlob stores data as a blob and returns its descriptor.
 func (l ociLayout) putBlob(mediaType string, data []byte) (v1.Descriptor, error) {
 	d := digest.FromBytes(data)
-	if err := writeFileAtomic(l.blob(d), data, 0o644); err != nil {
+	if err := ioutils.AtomicWriteFile(l.blob(d), data, 0o644); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return v1.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}, nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // deriveSpec describes an image derived from a tag of the layout by one more layer.

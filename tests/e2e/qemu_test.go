@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // qemuBinary is the emulator the tests run.
@@ -28,10 +30,10 @@ func requireQemu(t *testing.T) string {
 		return p
 	}
 	if os.Geteuid() != 0 {
-		t.Skipf("%s is missing and installing it (apt-get install qemu-system-x86) needs root", qemuBinary)
+		testskip.Skipf(t, "qemu", "%s is missing and installing it (apt-get install qemu-system-x86) needs root", qemuBinary)
 	}
 	if _, err := exec.LookPath("apt-get"); err != nil {
-		t.Skipf("%s is missing and there is no apt-get to install qemu-system-x86", qemuBinary)
+		testskip.Skipf(t, "qemu", "%s is missing and there is no apt-get to install qemu-system-x86", qemuBinary)
 	}
 	t.Logf("%s is missing: installing qemu-system-x86", qemuBinary)
 	cmd := exec.Command("apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-system-x86")
@@ -40,17 +42,17 @@ func requireQemu(t *testing.T) string {
 		upd := exec.Command("apt-get", "update", "-qq")
 		upd.Env = cmd.Env
 		if uout, uerr := upd.CombinedOutput(); uerr != nil {
-			t.Skipf("%s is missing and cannot be installed: apt-get update: %v\n%s", qemuBinary, uerr, uout)
+			testskip.Skipf(t, "qemu", "%s is missing and cannot be installed: apt-get update: %v\n%s", qemuBinary, uerr, uout)
 		}
 		cmd = exec.Command("apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-system-x86")
 		cmd.Env = upd.Env
 		if out2, err2 := cmd.CombinedOutput(); err2 != nil {
-			t.Skipf("%s is missing and cannot be installed: apt-get install qemu-system-x86: %v\n%s\n%s", qemuBinary, err2, out, out2)
+			testskip.Skipf(t, "qemu", "%s is missing and cannot be installed: apt-get install qemu-system-x86: %v\n%s\n%s", qemuBinary, err2, out, out2)
 		}
 	}
 	p, err := exec.LookPath(qemuBinary)
 	if err != nil {
-		t.Skipf("%s still missing after installing qemu-system-x86: %v", qemuBinary, err)
+		testskip.Skipf(t, "qemu", "%s still missing after installing qemu-system-x86: %v", qemuBinary, err)
 	}
 	return p
 }

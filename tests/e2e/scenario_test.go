@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/tests/image/testimage"
@@ -32,10 +33,10 @@ const e2eEnv = "BOOTC_E2E"
 func requireE2E(t *testing.T) {
 	t.Helper()
 	if os.Getenv(e2eEnv) == "" {
-		t.Skipf("the VM end-to-end test runs with `make e2e` (or %s=1 go test ./tests/e2e/)", e2eEnv)
+		testskip.Skipf(t, "e2e", "the VM end-to-end test runs with `make e2e` (or %s=1 go test ./tests/e2e/)", e2eEnv)
 	}
 	if testing.Short() {
-		t.Skip("the VM end-to-end test takes minutes; skipped with -short")
+		testskip.Skip(t, "short", "the VM end-to-end test takes minutes; skipped with -short")
 	}
 	ostreetest.RequireRoot(t)
 	for _, tool := range []string{"mkfs.ext4", "mount"} {

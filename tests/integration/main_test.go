@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.podman.io/storage/pkg/reexec"
 
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
@@ -44,7 +45,7 @@ func requireTools(t *testing.T, tools ...string) {
 	ostreetest.RequireRoot(t)
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (make deps installs it): %v", tool, err)
+			testskip.Skipf(t, "tool:"+tool, "needs %s (make deps installs it): %v", tool, err)
 		}
 	}
 }

@@ -11,21 +11,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (loop devices, mounts)")
+		testskip.Skip(t, "root", "needs root (loop devices, mounts)")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("no loop device support: %v", err)
+		testskip.Skipf(t, "loop", "no loop device support: %v", err)
 	}
 }
 
@@ -33,7 +36,7 @@ func requireTool(t *testing.T, name, debianPackage string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed (Debian package %s)", name, debianPackage)
+		testskip.Skipf(t, "tool:"+name, "%s not installed (Debian package %s)", name, debianPackage)
 	}
 	return p
 }
@@ -155,46 +158,20 @@ func boundLoops(t *testing.T, paths ...string) []string {
 	return out
 }
 
-// unescapeMount decodes the octal escapes of /proc/self/mounts.
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // mountsUnder returns mount points at or below dir, and mounts whose
 // source is one of devs.
 func mountsUnder(t *testing.T, dir string, devs ...string) []string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
+	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
+		return !under && !slices.Contains(devs, m.Source), false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		src, target := unescapeMount(f[0]), unescapeMount(f[1])
-		if dir != "" && (target == dir || strings.HasPrefix(target, dir+"/")) {
-			out = append(out, target)
-			continue
-		}
-		for _, d := range devs {
-			if src == d {
-				out = append(out, target)
-			}
-		}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 // Size units.
@@ -104,9 +106,6 @@ type LayoutOptions struct {
 	BootFilesystem string
 	// RootFilesystem defaults to "ext4".
 	RootFilesystem string
-	// RootType defaults to the Discoverable Partitions root type of Arch,
-	// or the generic Linux filesystem type.
-	RootType GUID
 	// Arch is a GOARCH; "" means runtime.GOARCH.
 	Arch string
 	// ESPSize, BootSize default to DefaultESPSize and DefaultBootSize.
@@ -159,12 +158,11 @@ func NewLayout(o LayoutOptions) *Layout {
 		}
 		l.Partitions = append(l.Partitions, p)
 	}
-	rootType := o.RootType
-	if rootType.IsZero() {
-		var ok bool
-		if rootType, ok = LinuxRootType(arch); !ok {
-			rootType = TypeLinuxFilesystem
-		}
+	// The root gets the Discoverable Partitions root type of arch, else the generic Linux
+	// filesystem type.
+	rootType, ok := LinuxRootType(arch)
+	if !ok {
+		rootType = TypeLinuxFilesystem
 	}
 	l.Partitions = append(l.Partitions, PartitionSpec{
 		Role: RoleRoot, Name: "root", Type: rootType, Size: o.RootSize,
@@ -207,22 +205,7 @@ func (e *TooSmallError) Error() string {
 		dev = e.Device
 	}
 	return fmt.Sprintf("%s is too small for the partition layout: it needs at least %s (%d bytes) but has %s (%d bytes)",
-		dev, FormatSize(e.Needed), e.Needed, FormatSize(e.Available), e.Available)
-}
-
-// FormatSize formats a byte count with binary units, e.g. "1.5 GiB".
-func FormatSize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	v := float64(n)
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
+		dev, progress.HumanBytes(uint64(max(e.Needed, 0))), e.Needed, progress.HumanBytes(uint64(max(e.Available, 0))), e.Available)
 }
 
 func alignUp(v, a int64) int64   { return (v + a - 1) / a * a }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/bootc-go/bootc/internal/progress"
 )
 
 func TestPlan(t *testing.T) {
@@ -100,7 +102,7 @@ func TestPlan(t *testing.T) {
 				if ts.Needed != tt.needed || ts.Available != tt.disk {
 					t.Errorf("needed %d available %d, want %d %d", ts.Needed, ts.Available, tt.needed, tt.disk)
 				}
-				if !strings.Contains(err.Error(), FormatSize(tt.needed)) || !strings.Contains(err.Error(), FormatSize(tt.disk)) {
+				if !strings.Contains(err.Error(), progress.HumanBytes(uint64(tt.needed))) || !strings.Contains(err.Error(), progress.HumanBytes(uint64(tt.disk))) {
 					t.Errorf("message does not name the sizes: %v", err)
 				}
 				// Too small by the needed size means enough at exactly it.
@@ -198,14 +200,6 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "0", "-1G", "1K", "G", "1.5G", "99999999999999T"} {
 		if _, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) succeeded", in)
-		}
-	}
-}
-
-func TestFormatSize(t *testing.T) {
-	for in, want := range map[int64]string{100: "100 B", 1536: "1.5 KiB", GiB: "1.0 GiB", 812*MiB + 33*512: "812.0 MiB"} {
-		if got := FormatSize(in); got != want {
-			t.Errorf("FormatSize(%d) = %q, want %q", in, got, want)
 		}
 	}
 }

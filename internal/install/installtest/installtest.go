@@ -12,13 +12,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -33,10 +36,10 @@ const (
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (loop devices, mounts, deployments)")
+		testskip.Skip(t, "root", "needs root (loop devices, mounts, deployments)")
 	}
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		t.Skipf("no loop device support: %v", err)
+		testskip.Skipf(t, "loop", "no loop device support: %v", err)
 	}
 }
 
@@ -203,32 +206,16 @@ func LoopDevicesBackedBy(path string) []string {
 // MountsOf lists the mount points in /proc/self/mountinfo whose mount point is under dir or
 // whose source is one of devs.
 func MountsOf(dir string, devs ...string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
+		return !under && !slices.Contains(devs, m.Source), false
+	})
 	if err != nil {
 		return []string{fmt.Sprintf("reading mountinfo: %v", err)}
 	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 10 {
-			continue
-		}
-		target := f[4]
-		src := ""
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) {
-				src = f[i+2]
-			}
-		}
-		if dir != "" && (target == dir || strings.HasPrefix(target, dir+"/")) {
-			out = append(out, target)
-			continue
-		}
-		for _, d := range devs {
-			if src == d {
-				out = append(out, target)
-			}
-		}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Mountpoint
 	}
 	return out
 }

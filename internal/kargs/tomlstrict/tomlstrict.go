@@ -7,6 +7,16 @@
 // A struct field tagged `tomlstrict:"lenient"` names a table whose unknown
 // keys are reported as warnings instead of errors (upstream uses this for
 // tables without `deny_unknown_fields`, where serde_ignored prints a warning).
+//
+// Why not go-toml's own strict mode: go-toml/v2 (which does the decoding here) has
+// Decoder.DisallowUnknownFields, but checked here (v2.4.3) its error says only "strict mode:
+// fields in the document are missing in the target struct", naming neither the key nor the
+// position in Error() (they are in a multi-line excerpt from StrictMissingError.String()),
+// never lists the expected keys, and it matches keys case-insensitively, so `Title = "x"`
+// is accepted for a field tagged `title`, which upstream refuses. Lenient tables and
+// enum checks have no counterpart. This package keeps upstream's messages
+// ("unknown field `titel`, expected ...", with line and column) and its case-exact keys;
+// the error-message tests in tomlstrict_test.go hold it to that.
 package tomlstrict
 
 import (

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 // DefaultDir is where images are built when BOOTC_TEST_IMAGE_DIR is unset.
@@ -61,10 +63,10 @@ func (im *Images) Ref(tag string) string { return "oci:" + im.Layout + ":" + tag
 func Build(t testing.TB) *Images {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("testimage: building the bootable test image takes minutes; skipped with -short")
+		testskip.Skip(t, "short", "testimage: building the bootable test image takes minutes; skipped with -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("testimage: building the bootable test image needs root (debootstrap, chroot, podman)")
+		testskip.Skip(t, "root", "testimage: building the bootable test image needs root (debootstrap, chroot, podman)")
 	}
 	here, err := imageDir()
 	if err != nil {
@@ -166,7 +168,7 @@ func Build(t testing.TB) *Images {
 		if skipMsg == "" && len(lines) > 0 {
 			skipMsg = lines[len(lines)-1]
 		}
-		t.Skipf("testimage: %s", skipMsg)
+		testskip.Skipf(t, "testimage", "testimage: %s", skipMsg)
 	}
 	if err != nil {
 		if len(lines) > 60 {
