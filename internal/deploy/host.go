@@ -84,6 +84,27 @@ func (h *Host) Close() error {
 	return nil
 }
 
+// lockClassified takes the sysroot lock (see lock) and classifies the deployments; the
+// caller unlocks the sysroot when it succeeded.
+func (h *Host) lockClassified(ctx context.Context) (*Deployments, error) {
+	if err := h.lock(ctx); err != nil {
+		return nil, err
+	}
+	ds, err := Classify(h.Sysroot)
+	if err != nil {
+		h.Sysroot.Unlock()
+		return nil, err
+	}
+	return ds, nil
+}
+
+// NewOrigin is the origin file of a deployment that follows target.
+func NewOrigin(target imgref.OstreeImageReference) *ostree.KeyFile {
+	origin := &ostree.KeyFile{}
+	origin.Set(OriginGroup, OriginImageKey, target.String())
+	return origin
+}
+
 // lock takes the sysroot lock (waiting for another bootc) and reloads the sysroot.
 func (h *Host) lock(ctx context.Context) error {
 	if err := h.Sysroot.Lock(ctx, h.OnLockWait); err != nil {
@@ -168,14 +189,11 @@ const SwitchDownloadFile = "bootc/switch-download-only"
 // Switch makes the host track target: it fetches the image and stages (or, offline,
 // deploys) it. When target is what the host already tracks it does nothing.
 func (h *Host) Switch(ctx context.Context, target imgref.OstreeImageReference, opts SwitchOptions) (*Outcome, error) {
-	if err := h.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer h.Sysroot.Unlock()
-	ds, err := Classify(h.Sysroot)
+	ds, err := h.lockClassified(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer h.Sysroot.Unlock()
 	if opts.FromDownloaded {
 		return h.switchFromDownloaded(ds, target)
 	}
@@ -255,20 +273,15 @@ func (h *Host) runDir() string {
 // deploy an image and then point it at its registry (Anaconda's %post). It returns the
 // deployment changed.
 func (h *Host) SwitchInPlace(ctx context.Context, target imgref.OstreeImageReference) (*ostree.Deployment, error) {
-	if err := h.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer h.Sysroot.Unlock()
-	ds, err := Classify(h.Sysroot)
+	ds, err := h.lockClassified(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer h.Sysroot.Unlock()
 	if ds.Booted == nil {
 		return nil, errors.New("no deployment to change: the sysroot has none")
 	}
-	origin := &ostree.KeyFile{}
-	origin.Set(OriginGroup, OriginImageKey, target.String())
-	if err := h.Sysroot.WriteOrigin(ctx, ds.Booted, origin); err != nil {
+	if err := h.Sysroot.WriteOrigin(ctx, ds.Booted, NewOrigin(target)); err != nil {
 		return nil, err
 	}
 	return ds.Booted, nil
@@ -291,14 +304,11 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 	if opts.Check && (opts.DownloadOnly || opts.FromDownloaded) {
 		return nil, errors.New("--check cannot be combined with --download-only or --from-downloaded")
 	}
-	if err := h.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer h.Sysroot.Unlock()
-	ds, err := Classify(h.Sysroot)
+	ds, err := h.lockClassified(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer h.Sysroot.Unlock()
 	if opts.DownloadOnly && ds.Offline {
 		return nil, ErrDownloadOnlyOffline
 	}
@@ -627,9 +637,7 @@ func (h *Host) prepareDeploy(ctx context.Context, ds *Deployments, target imgref
 		}
 		args = cl.Strings()
 	}
-	origin := &ostree.KeyFile{}
-	origin.Set(OriginGroup, OriginImageKey, target.String())
-	return ostree.DeployOptions{Stateroot: stateroot, Revision: commit, Origin: origin, Merge: merge,
+	return ostree.DeployOptions{Stateroot: stateroot, Revision: commit, Origin: NewOrigin(target), Merge: merge,
 		KernelArgs: args, Locked: locked}, nil
 }
 
@@ -672,14 +680,11 @@ func (h *Host) rebootRequired(digest string) {
 // Rollback makes the rollback deployment boot next (or reverts a queued rollback). A staged
 // deployment is discarded. No /etc merge happens: each deployment keeps its own /etc.
 func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
-	if err := h.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer h.Sysroot.Unlock()
-	ds, err := Classify(h.Sysroot)
+	ds, err := h.lockClassified(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer h.Sysroot.Unlock()
 	if ds.Rollback == nil {
 		return nil, ErrNoRollback
 	}

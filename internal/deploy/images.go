@@ -75,15 +75,12 @@ func (h *Host) CopyToStorage(ctx context.Context, source *imgref.ImageReference,
 	if target == "" {
 		target = DefaultCopyTarget
 	}
-	if err := h.lock(ctx); err != nil {
+	ds, err := h.lockClassified(ctx)
+	if err != nil {
 		return nil, err
 	}
 	defer h.Sysroot.Unlock()
 	if source == nil {
-		ds, err := Classify(h.Sysroot)
-		if err != nil {
-			return nil, err
-		}
 		ref, err := ImageRefOf(ds.Booted)
 		if err != nil {
 			return nil, err

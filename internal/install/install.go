@@ -355,10 +355,8 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 	if err != nil {
 		return nil, fmt.Errorf("install: kernel arguments: %w", err)
 	}
-	origin := &ostree.KeyFile{}
-	origin.Set(deploy.OriginGroup, deploy.OriginImageKey, o.Target.String())
 	o.printf("Deploying %s\n", commit)
-	d, err := sr.DeployTree(ctx, ostree.DeployOptions{Stateroot: in.stateroot, Revision: commit, Origin: origin, KernelArgs: args})
+	d, err := sr.DeployTree(ctx, ostree.DeployOptions{Stateroot: in.stateroot, Revision: commit, Origin: deploy.NewOrigin(o.Target), KernelArgs: args})
 	if err != nil {
 		return nil, fmt.Errorf("install: deploying: %w", err)
 	}
