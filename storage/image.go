@@ -12,8 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
 	istorage "go.podman.io/image/v5/storage"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
