@@ -4,7 +4,7 @@ TAGS := containers_image_openpgp exclude_graphdriver_btrfs
 GOFLAGS_TAGS := -tags "$(TAGS)"
 PKGS := ./...
 
-.PHONY: all deps build vet test test-unit test-cgocheck bench fuzz killtrial demo e2e vagrant-box clean
+.PHONY: all deps build man vet test test-unit test-cgocheck bench fuzz killtrial demo e2e vagrant-box clean
 
 all: build
 
@@ -13,6 +13,11 @@ deps:
 
 build: deps
 	$(GO) build $(GOFLAGS_TAGS) -o bin/bootc ./cmd/bootc
+
+# Manual pages generated from the command-line model: bin/man/bootc.8 and one page per verb
+# (man -l bin/man/bootc-switch.8).
+man: build
+	bin/bootc man bin/man
 
 vet: deps
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -22,6 +22,9 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.0.0-dev"
 
+// rootHelp describes bootc in --help and bootc(8).
+const rootHelp = "Transactional, in-place operating system updates using OCI/Docker container images."
+
 // Globals are the flags every verb shares.
 type Globals struct {
 	Sysroot     string           `help:"Operate on the ostree sysroot at DIR (a mounted disk image, a test sysroot) instead of the running system. New deployments are then made at once, with the /etc merge done in-process, and status shows the deployment that boots next as booted." placeholder:"DIR" type:"path"`
@@ -45,6 +48,7 @@ type CLI struct {
 	Internals  InternalsCmd  `cmd:"" hidden:"" help:"Internal commands for CI and debugging."`
 	Container  ContainerCmd  `cmd:"" help:"Operations run inside a container image build: lint, inspect."`
 	Completion CompletionCmd `cmd:"" help:"Write a shell completion script (bash, zsh or fish) to standard output."`
+	Man        ManCmd        `cmd:"" hidden:"" help:"Write the manual pages (bootc.8 and one per verb) into a directory."`
 }
 
 func main() {
@@ -60,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("bootc"),
-		kong.Description("Transactional, in-place operating system updates using OCI/Docker container images."),
+		kong.Description(rootHelp),
 		kong.UsageOnError(),
 		kong.Vars{"version": version},
 		kong.Writers(stdout, stderr),
