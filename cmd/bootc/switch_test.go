@@ -106,3 +106,22 @@ func TestInternalsFsck(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeTag (upstream tmt 39): upgrade --tag moves the tracked reference to another tag
+// of the same image and deploys it; the spec then names the new tag.
+func TestUpgradeTag(t *testing.T) {
+	h := newTestHost(t)
+	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {dir("usr"), dir("usr/share"), file("usr/share/version", "1")}},
+		Labels: map[string]string{"containers.bootc": "1"}}
+	layout := filepath.Join(t.TempDir(), "oci")
+	h.bootc(t, "switch", "--transport", "oci", writeOCI(t, layout, "v1", spec))
+	v2 := writeOCI(t, layout, "v2", withFiles(spec, file("usr/share/version", "2")))
+	h.bootc(t, "upgrade", "--tag", "v2")
+	st := h.status(t)
+	if st.Spec.Image == nil || st.Spec.Image.Image != v2 {
+		t.Errorf("spec after upgrade --tag v2: %+v, want %s", st.Spec.Image, v2)
+	}
+	if got := readFile(t, filepath.Join(h.deployDir(st.Status.Booted), "usr/share/version")); got != "2" {
+		t.Errorf("version after upgrade --tag v2: %q", got)
+	}
+}
