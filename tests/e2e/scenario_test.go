@@ -613,12 +613,14 @@ func TestBootScenario(t *testing.T) {
 	ds = sc.onDisk()
 	sc.expectDiskVersions(ds, "bootc upgrade --from-downloaded", "3", "4")
 
-	// v3 runs. switch --download-only to v2 stages it locked; switch --from-downloaded
-	// applies it only for that image; the poweroff finalizes it, with the local /etc edit.
+	// v3 runs, and bootc internals fsck passes on the booted host (upstream tmt 015). switch
+	// --download-only to v2 stages it locked; switch --from-downloaded applies it only for
+	// that image; the poweroff finalizes it, with the local /etc edit.
 	v2ref := stepsLayoutInGuest + ":v2"
 	res = sc.boot("v3-switch-download-only", "", "3", stepScript("v3-switch-download-only",
 		`echo "E2E-LOCAL: $(cat `+localConf+`)"`,
 		"status booted",
+		"run bootc internals fsck",
 		"run bootc switch --download-only --transport oci "+v2ref,
 		"status locked",
 		switchFromDownloadedRefused("bootc switch --from-downloaded --transport oci "+stable),
