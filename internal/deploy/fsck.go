@@ -92,15 +92,9 @@ func (h *Host) fsckStore(ctx context.Context, ds *Deployments) FsckCheck {
 		c.Err = err
 		return c
 	}
-	imgs, err := store.Images(ctx)
-	if err != nil {
+	if id, err := storeImageID(ctx, store, digest); err != nil || id != "" {
 		c.Err = err
 		return c
-	}
-	for _, i := range imgs {
-		if i.ManifestDigest.String() == digest {
-			return c
-		}
 	}
 	c.Findings = append(c.Findings, fmt.Sprintf("ImageNotInStore: %s (%s): not in containers-storage at %s; the next upgrade or switch puts it back", ref, digest, store.GraphRoot()))
 	return c

@@ -433,14 +433,8 @@ func (h *Host) keepTrackedInStore(ctx context.Context, dep *ostree.Deployment, t
 		if err != nil || digest == "" {
 			return err
 		}
-		imgs, err := store.Images(ctx)
-		if err != nil {
+		if id, err := storeImageID(ctx, store, digest); err != nil || id != "" {
 			return err
-		}
-		for _, i := range imgs {
-			if i.ManifestDigest.String() == digest {
-				return nil
-			}
 		}
 		if remoteDigest == "" {
 			po, err := PullOptionsFor(target, h.Pull)

@@ -112,15 +112,10 @@ func (h *Host) CopyToStorage(ctx context.Context, source *imgref.ImageReference,
 		return nil, err
 	}
 	out := &Copied{Source: *source}
-	imgs, err := store.Images(ctx)
-	if err != nil {
+	if out.ID, err = storeImageID(ctx, store, manDigest); err != nil {
 		return nil, err
 	}
-	for _, i := range imgs {
-		if i.ManifestDigest.String() == manDigest {
-			out.ID, out.ManifestDigest = i.ID, i.ManifestDigest
-		}
-	}
+	out.ManifestDigest = digest.Digest(manDigest)
 	if out.ID == "" {
 		f, err := fetchedFromRepo(ctx, h, *source, []byte(manJSON), []byte(cfgJSON))
 		if err != nil {
@@ -136,6 +131,21 @@ func (h *Host) CopyToStorage(ctx context.Context, source *imgref.ImageReference,
 		return nil, err
 	}
 	return out, nil
+}
+
+// storeImageID returns the ID of the store's image whose manifest digest is manDigest ("" if
+// none).
+func storeImageID(ctx context.Context, store *storage.Store, manDigest string) (string, error) {
+	imgs, err := store.Images(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, i := range imgs {
+		if i.ManifestDigest.String() == manDigest {
+			return i.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // fetchedFromRepo describes the repository's image ref (manifest and config as the
