@@ -18,6 +18,7 @@ import (
 type InstallCmd struct {
 	ToDisk             InstallToDiskCmd             `cmd:"" name:"to-disk" help:"Install an image to a whole disk (or a disk image file with --via-loopback): partition, make filesystems, then install as to-filesystem does."`
 	ToFilesystem       InstallToFilesystemCmd       `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
+	Reset              InstallResetCmd              `cmd:"" hidden:"" help:"Factory reset (experimental): a fresh deployment of the booted image in a new stateroot, with the image's /etc and an empty /var; the old stateroot stays on disk."`
 	PrintConfiguration InstallPrintConfigurationCmd `cmd:"" name:"print-configuration" help:"Print the image's install configuration (bootc/install/*.toml drop-ins) as JSON, for installers that run inside the image."`
 }
 

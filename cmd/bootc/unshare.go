@@ -25,7 +25,7 @@ var bootedMarker = BootedMarker
 // mount namespace. It returns the environment variable that marks the re-executed child
 // ("" for no re-exec) and the progress file descriptor the child must inherit (0 for none).
 //
-//   - A mutating verb on the booted system (no --sysroot): libostree remounts the
+//   - A mutating verb (or install reset) on the booted system (no --sysroot): libostree remounts the
 //     read-only /sysroot writable, which must happen in a namespace of bootc's own, as
 //     upstream does. Deciding from the parsed command means flags before the verb
 //     (bootc --log-level debug upgrade) cannot hide it.
@@ -34,7 +34,7 @@ var bootedMarker = BootedMarker
 func unshareFor(command string, cli *CLI, d *Deps) (marker string, progressFD int) {
 	verb, _, _ := strings.Cut(command, " ")
 	switch {
-	case mutatingVerbs[verb]:
+	case mutatingVerbs[verb] || strings.HasPrefix(command, "install reset"):
 		if cli.Sysroot != "" || !d.IsRoot || d.env(unsharedEnv) != "" {
 			return "", 0
 		}
