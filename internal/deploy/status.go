@@ -87,10 +87,12 @@ func classify(all []*ostree.Deployment, booted *ostree.Deployment) *Deployments 
 	for _, d := range all {
 		switch {
 		case d.Equal(booted):
+		case d.Staged && out.Staged == nil:
+			// As upstream (the sysroot's staged deployment): install reset stages into
+			// another stateroot.
+			out.Staged = d
 		case d.Stateroot != booted.Stateroot:
 			out.Other = append(out.Other, d)
-		case d.Staged && out.Staged == nil:
-			out.Staged = d
 		default:
 			related = append(related, d)
 		}

@@ -50,6 +50,8 @@ func TestClassify(t *testing.T) {
 		{"staged", []*ostree.Deployment{staged, a, b}, a, []string{"staged", "a", "b"}, nil, false, false},
 		{"older deployments are other", []*ostree.Deployment{a, b, c}, a, []string{"-", "a", "b"}, []string{"c"}, false, false},
 		{"other stateroot", []*ostree.Deployment{a, other, b}, a, []string{"-", "a", "b"}, []string{"other"}, false, false},
+		{"staged in another stateroot (install reset)", []*ostree.Deployment{dep(0, "s2026-0", "reset", true), a, b}, a,
+			[]string{"reset", "a", "b"}, nil, false, false},
 		{"offline: first unstaged boots", []*ostree.Deployment{staged, b, a}, nil, []string{"staged", "b", "a"}, nil, false, true},
 		{"offline, rollback first never queued", []*ostree.Deployment{a, b}, nil, []string{"-", "a", "b"}, nil, false, true},
 		{"offline, nothing deployed", nil, nil, []string{"-", "-", "-"}, nil, false, true},

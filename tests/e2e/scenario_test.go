@@ -127,6 +127,9 @@ type statusEntry struct {
 		ImageDigest string `json:"imageDigest"`
 	} `json:"image"`
 	DownloadOnly bool `json:"downloadOnly"`
+	Ostree       struct {
+		Stateroot string `json:"stateroot"`
+	} `json:"ostree"`
 }
 
 func (e *statusEntry) version() string {
@@ -349,7 +352,7 @@ const (
 // TestBootScenario is the boot proof: v1 installed with `bootc install to-disk
 // --via-loopback`, booted in qemu through its own bootloader, then switched, upgraded,
 // rolled back, power-cut during an upgrade's import, store write and finalization, upgraded
-// and switched with --download-only, rebooting in between; every step is checked on the serial console and on the disk.
+// and switched with --download-only, reset into a new stateroot, rebooting in between; every step is checked on the serial console and on the disk.
 func TestBootScenario(t *testing.T) {
 	requireE2E(t)
 	qemu := requireQemu(t)
@@ -639,10 +642,42 @@ func TestBootScenario(t *testing.T) {
 		sc.fatalf("after bootc switch --from-downloaded: staged downloadOnly is still true")
 	}
 	ds = sc.onDisk(localConf)
-	sc.expectDiskVersions(ds, "the last boot", "2", "3")
+	sc.expectDiskVersions(ds, "the download-only switch", "2", "3")
 	if strings.TrimSpace(ds.files["0:"+localConf]) != localConfText {
 		sc.fatalf("the local /etc edit is not in the final deployment on the disk")
 	}
+
+	// v2 runs, with the local /etc edit and a file in /var. install reset --experimental
+	// (upstream tmt 28) stages v2 in a new stateroot; after the reboot the host runs it with
+	// the image's /etc and an empty /var (the root filesystem kernel arguments carried over
+	// make it boot at all), and the old stateroot's deployments stay on the disk.
+	const varMarker = "/var/lib/bootc-e2e-old-var"
+	res = sc.boot("v2-reset", "", "2", stepScript("v2-reset",
+		"echo old >"+varMarker,
+		"status booted",
+		"run bootc install reset --experimental --quiet",
+		"status after",
+		"finish reboot"), bootOptions{})
+	sc.expectStatus(res, "booted", "2", "", "3")
+	if hs := sc.expectStatus(res, "after", "2", "2", "3"); !strings.HasPrefix(hs.Status.Staged.Ostree.Stateroot, "s20") {
+		sc.fatalf("install reset staged a deployment outside a new stateroot:\n%s", res.out["status-after.json"])
+	}
+	res = sc.boot("reset-booted", "", "2", stepScript("reset-booted",
+		`echo "E2E-LOCAL: $(cat `+localConf+` 2>/dev/null || echo none)"`,
+		`echo "E2E-OLDVAR: $(cat `+varMarker+` 2>/dev/null || echo none)"`,
+		"status booted",
+		"finish poweroff"), bootOptions{})
+	if v, _ := res.r.stepValue("E2E-LOCAL"); v != "none" {
+		sc.fatalf("after install reset: %s = %q, want no such file (the image's /etc)", localConf, v)
+	}
+	if v, _ := res.r.stepValue("E2E-OLDVAR"); v != "none" {
+		sc.fatalf("after install reset: %s = %q, want an empty /var", varMarker, v)
+	}
+	if hs := sc.status(res, "booted"); hs.Status.Booted == nil || !strings.HasPrefix(hs.Status.Booted.Ostree.Stateroot, "s20") {
+		sc.fatalf("after install reset: booted deployment not in a new stateroot:\n%s", res.out["status-booted.json"])
+	}
+	ds = sc.onDisk()
+	sc.expectDiskVersions(ds, "install reset", "2", "2", "3")
 }
 
 // switchFromDownloadedRefused is a step running cmd, which must fail: its exit code and last
