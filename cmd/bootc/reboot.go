@@ -33,6 +33,16 @@ func maybeReboot(d *Deps, apply, changed bool) error {
 	return rebootSystem()
 }
 
+// hasStaged reports whether the host has a staged deployment (which --apply reboots into).
+func hasStaged(h *deploy.Host) bool {
+	s := h.Sysroot.Staged()
+	if s == nil {
+		return false
+	}
+	s.Close()
+	return true
+}
+
 // rebootSystem asks systemd (over D-Bus, as `systemctl reboot` does) to start reboot.target.
 func rebootSystem() error {
 	conn, err := dbus.ConnectSystemBus()

@@ -52,5 +52,5 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	}
 	// As upgrade, and as upstream (tmt 24): --apply also reboots into a deployment staged
 	// before, when the spec is unchanged.
-	return maybeReboot(d, c.Apply, out.Changed || h.Sysroot.Staged() != nil)
+	return maybeReboot(d, c.Apply, out.Changed || hasStaged(h))
 }

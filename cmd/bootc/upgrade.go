@@ -37,5 +37,5 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	return maybeReboot(d, c.Apply, out.Changed || h.Sysroot.Staged() != nil)
+	return maybeReboot(d, c.Apply, out.Changed || hasStaged(h))
 }
