@@ -470,6 +470,18 @@ func (h *Host) keepTrackedInStore(ctx context.Context, dep *ostree.Deployment, t
 	}
 }
 
+// keepDeployedInStore puts the image f just deployed into the store, for podman (its files
+// hardlinks of the repository's objects), unless it was read from the store in place. The
+// deployment does not need it, so a failure is a warning.
+func (h *Host) keepDeployedInStore(ctx context.Context, store *storage.Store, f *Fetched) {
+	if f.Report.InPlace {
+		return
+	}
+	if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
+		store.Logger().Warn().Err(err).Str("image", f.Ref.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
+	}
+}
+
 // fetchAndDeploy fetches target, checks /etc and kernel arguments, and stages or deploys it.
 func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgref.OstreeImageReference, locked, retain bool) (*Outcome, error) {
 	store, err := h.openStore(ctx)
@@ -502,13 +514,7 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
-	if !f.Report.InPlace {
-		// The store keeps what the host runs, for podman (its files hardlinks of the
-		// repository's objects); the deployment does not need it.
-		if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
-			store.Logger().Warn().Err(err).Str("image", target.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
-		}
-	}
+	h.keepDeployedInStore(ctx, store, f)
 	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
 		if err := h.Prune(ctx); err != nil {

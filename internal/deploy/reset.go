@@ -111,11 +111,7 @@ func (h *Host) Reset(ctx context.Context, opts ResetOptions) (*Outcome, error) {
 			return nil, fmt.Errorf("carrying /boot over to the new deployment's /etc/fstab: %w", err)
 		}
 	}
-	if !f.Report.InPlace {
-		if _, _, err := KeepInStore(ctx, store, h.Repo, f, h.Import.Rules); err != nil {
-			store.Logger().Warn().Err(err).Str("image", target.Imgref.String()).Msg("the image is deployed, but not kept in containers-storage")
-		}
-	}
+	h.keepDeployedInStore(ctx, store, f)
 	h.rebootRequired(f.ManifestDigest)
 	h.printf("Reset into the new stateroot %s: %s\n", stateroot, target)
 	h.printf("  Digest: %s\n", f.ManifestDigest)
