@@ -7,7 +7,7 @@
 #     offsets) and shows `bootc --sysroot MNT status`;
 #  4. switches the disk to v2 offline: `bootc --sysroot MNT switch --transport oci LAYOUT:v2`,
 #     shows the status again and unmounts;
-#  5. boots the disk in qemu through its own bootloader (extlinux) and shows the marker
+#  5. boots the disk in qemu through its own bootloader (GRUB, on BIOS) and shows the marker
 #     line the booted system prints on its serial console: BOOTC-TEST-MARKER version=2.
 #
 # Everything happens in a temporary directory under /var/tmp; qemu, mounts and loop
@@ -69,7 +69,7 @@ remove_store() {
 
 # --- 1. images ---
 step "Building (or reusing) the bootable test images v1, v2, v3 with tests/image/build.sh"
-info "Debian bookworm + kernel + dracut/ostree initramfs + systemd + extlinux + this bootc;"
+info "Debian bookworm + kernel + dracut/ostree initramfs + systemd + GRUB + this bootc;"
 info "the first build takes a few minutes, later ones reuse it."
 cache=${BOOTC_TEST_IMAGE_DIR:-/var/tmp/bootc-test-image}
 hash=$(tests/image/build.sh --inputs-hash "$bootc")
@@ -129,8 +129,8 @@ show "$bootc" --sysroot "$mnt" switch --transport oci "$layout:v2"
 remove_store
 step "bootc status after the switch (v2 boots next, v1 is the rollback)"
 show "$bootc" --sysroot "$mnt" status --format humanreadable
-info "boot entries (extlinux, written by libostree):"
-grep -E '^(DEFAULT|LABEL)' "$mnt/boot/loader/syslinux.cfg" | sed 's/^/      /'
+info "GRUB menu (libostree's entries; the first is the default):"
+grep -E '^menuentry' "$mnt/boot/loader/grub.cfg" | cut -d"'" -f2 | sed 's/^/      /'
 umount_disk
 info "unmounted"
 
@@ -184,7 +184,7 @@ fi
 extra=()
 [ "$accel" = kvm ] && extra=(-cpu host)
 
-step "Booting the disk in qemu ($accel; no -kernel: SeaBIOS -> extlinux -> the v2 deployment)"
+step "Booting the disk in qemu ($accel; no -kernel: SeaBIOS -> GRUB -> the v2 deployment)"
 [ "$accel" = tcg ] && info "TCG emulates the CPU: 20 to 40 s to the marker, about a minute to power-off"
 serial=$work/serial.log
 : >"$serial"

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libostree-dev libglib2.0-dev)
-test=(ostree e2fsprogs xfsprogs btrfs-progs attr util-linux mount libarchive-tools podman skopeo docker-registry fuse-overlayfs uidmap fdisk dosfstools debootstrap wget debian-archive-keyring qemu-system-x86 qemu-utils)
+test=(ostree e2fsprogs xfsprogs btrfs-progs attr util-linux mount libarchive-tools podman skopeo docker-registry fuse-overlayfs uidmap fdisk dosfstools mtools ovmf debootstrap wget debian-archive-keyring qemu-system-x86 qemu-utils)
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(build test)

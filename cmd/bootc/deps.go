@@ -14,6 +14,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/deploy"
 	"github.com/bootc-go/bootc/internal/importer"
+	"github.com/bootc-go/bootc/internal/install"
 	"github.com/bootc-go/bootc/internal/progress"
 	"github.com/bootc-go/bootc/ostree"
 	"github.com/bootc-go/bootc/storage"
@@ -90,6 +91,11 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 	}
 	repo, err := sr.Repo(ctx)
 	if err != nil {
+		sr.Close()
+		return nil, nil, err
+	}
+	if err := useGrubGenerator(sr, repo, path); err != nil {
+		repo.Close()
 		sr.Close()
 		return nil, nil, err
 	}
@@ -193,4 +199,20 @@ func sysrootStateroot(sr *ostree.Sysroot) string {
 // oneLine folds an error message onto one line.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// useGrubGenerator makes this binary libostree's GRUB menu generator for an offline
+// sysroot whose bootloader is GRUB (see install.UseGrubMenuGenerator).
+func useGrubGenerator(sr *ostree.Sysroot, repo *ostree.Repo, path string) error {
+	if sr.Booted() != nil {
+		return nil
+	}
+	if bl, _, err := repo.Config("sysroot", "bootloader"); err != nil || bl != "grub2" {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this binary to write the GRUB menu of %s: %w", path, err)
+	}
+	return install.UseGrubMenuGenerator(self, path)
 }

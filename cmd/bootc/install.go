@@ -32,7 +32,7 @@ type installFlags struct {
 	KargDelete                []string `name:"karg-delete" sep:"none" placeholder:"ARG" help:"Remove a kernel argument the image or its install configuration adds (repeatable)."`
 	RootSSHAuthorizedKeys     string   `name:"root-ssh-authorized-keys" type:"path" placeholder:"FILE" help:"Install FILE as root's authorized_keys, through /etc/tmpfiles.d/bootc-root-ssh.conf in the new system."`
 	Stateroot                 string   `placeholder:"NAME" help:"The stateroot (ostree osname) to install into (default: the image's install configuration, else \"default\")."`
-	Bootloader                string   `placeholder:"NAME" help:"Bootloader: extlinux or none (default: the one the image ships)."`
+	Bootloader                string   `placeholder:"NAME" help:"Bootloader: grub, extlinux or none (default: the one the image ships, GRUB first)."`
 	GenericImage              bool     `help:"Accepted for compatibility: the installer never changes firmware settings."`
 	Quiet                     bool     `help:"Do not show progress."`
 	ProgressFD                int      `name:"progress-fd" hidden:"" help:"Write progress as JSON lines to this file descriptor."`

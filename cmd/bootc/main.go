@@ -16,6 +16,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/term"
 
+	"github.com/bootc-go/bootc/internal/install"
 	"github.com/bootc-go/bootc/internal/logbridge"
 )
 
@@ -55,6 +56,15 @@ func main() {
 	// containers-storage re-executes this binary for some helpers.
 	if reexec.Init() {
 		return
+	}
+	// libostree's grub2 backend runs this binary as its menu generator on an offline
+	// sysroot (install.UseGrubMenuGenerator).
+	if ok, err := install.GrubMenuGenerator(context.Background(), os.Args[1:]); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,14 +90,40 @@ var chrootEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME
 // runInDeployment runs the image's program name (a path inside the tree) chrooted into the
 // deployment directory dep, with the host's /dev, /proc and /sys and the target's /boot
 // (bootDir) bind-mounted into it for the duration. Every mount is undone before it returns.
-func runInDeployment(ctx context.Context, dep, bootDir, name string, args ...string) (err error) {
-	for _, d := range []string{"dev", "proc", "sys", "boot"} {
-		st, err := os.Lstat(filepath.Join(dep, d))
+func runInDeployment(ctx context.Context, dep, bootDir, name string, args ...string) error {
+	return runChrooted(ctx, chrootSpec{dep: dep, boot: bootDir}, name, args...)
+}
+
+// chrootSpec is the tree a program of the image runs in.
+type chrootSpec struct {
+	// dep is the deployment directory, the new root; boot is bound at its /boot.
+	dep, boot string
+	// sysroot, when set, is the physical root bound at /sysroot, so that the deployment's
+	// /ostree symlink leads to the repository and deployments (libostree's tools read them).
+	sysroot string
+	// env is added to chrootEnv.
+	env []string
+	// stdout, when set, receives the program's standard output (its standard error goes
+	// into the error).
+	stdout io.Writer
+}
+
+// runChrooted runs the image's program name chrooted into c.dep, which is bound onto
+// itself first so that its mount table shows a "/" (GRUB's tools look its device up
+// there), with the host's /dev, /proc and /sys and c's /boot and /sysroot bound in. Every
+// mount is undone before it returns.
+func runChrooted(ctx context.Context, c chrootSpec, name string, args ...string) (err error) {
+	binds := [][2]string{{"/dev", "dev"}, {"/proc", "proc"}, {"/sys", "sys"}, {c.boot, "boot"}}
+	if c.sysroot != "" {
+		binds = append(binds, [2]string{c.sysroot, "sysroot"})
+	}
+	for _, b := range binds {
+		st, err := os.Lstat(filepath.Join(c.dep, b[1]))
 		if err != nil || !st.IsDir() {
-			return fmt.Errorf("the deployment has no /%s directory to mount on", d)
+			return fmt.Errorf("the deployment has no /%s directory to mount on", b[1])
 		}
 	}
-	if !existsInRoot(dep, name) {
+	if !existsInRoot(c.dep, name) {
 		return fmt.Errorf("%s: %w", name, os.ErrNotExist)
 	}
 	var mounts disk.Cleanup
@@ -105,17 +132,28 @@ func runInDeployment(ctx context.Context, dep, bootDir, name string, args ...str
 			err = errors.Join(err, cerr)
 		}
 	}()
-	for _, m := range [][2]string{{"/dev", "dev"}, {"/proc", "proc"}, {"/sys", "sys"}, {bootDir, "boot"}} {
-		if err := mounts.Mount(m[0], filepath.Join(dep, m[1]), "", unix.MS_BIND, ""); err != nil {
+	if err := mounts.Mount(c.dep, c.dep, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	for _, b := range binds {
+		if err := mounts.Mount(b[0], filepath.Join(c.dep, b[1]), "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Args[0] = filepath.Base(name)
-	cmd.Env = chrootEnv
+	cmd.Env = append(append([]string(nil), chrootEnv...), c.env...)
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dep}
-	return disk.RunCommand(cmd, nil)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: c.dep}
+	if c.stdout == nil {
+		return disk.RunCommand(cmd, nil)
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = c.stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("running %s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }
 
 // extlinuxInstall installs extlinux into boot/syslinux of the /boot filesystem mounted at

@@ -14,21 +14,28 @@
 //     (usr/lib/modules/VERSION/vmlinuz, else the image is refused as not bootable), the
 //     install configuration (usr/lib/bootc/install/*.toml and the other drop-in
 //     directories; root filesystem type, stateroot, kargs, bootloader, mount specs), and
-//     the boot tools it ships (extlinux and syslinux's gptmbr.bin). The root partition
+//     the boot tools it ships (GRUB, extlinux and syslinux's gptmbr.bin; GRUB is the
+//     default when the image ships it). The root partition
 //     must hold the image (its uncompressed size plus a margin). An image the install
 //     pulled is removed from the store again at the end.
-//  3. Partition (GPT, written from Go by internal/install/disk): a 510 MiB /boot
-//     (ext4, "legacy BIOS bootable" for extlinux) and the root partition.
+//  3. Partition (GPT, written from Go by internal/install/disk): for GRUB a 1 MiB BIOS
+//     boot partition and a 512 MiB EFI system partition (vfat, for the boot chains the
+//     image ships, so that one disk boots on BIOS and UEFI), a 510 MiB /boot (ext4,
+//     "legacy BIOS bootable" for extlinux) and the root partition.
 //  4. Make the filesystems with the host's mkfs (the image's tools are reachable only once
 //     it is imported, which needs the filesystems; upstream runs install inside the image,
 //     where its tools are the host's), mount them under /run/bootc/mounts.
-//  5. The to-filesystem flow below, then syslinux's gptmbr.bin as MBR boot code, trim and
-//     sync, unmount, detach.
+//  5. The to-filesystem flow below, then the boot code outside the filesystems: syslinux's
+//     gptmbr.bin as MBR boot code for extlinux; for GRUB its core image in the BIOS boot
+//     partition and boot.img in the MBR (patched as grub-bios-setup does: [embedGrub]), and
+//     the ESP's files written with the host's mtools (no mount). Trim and sync, unmount,
+//     detach.
 //
 // [ToFilesystem] (a mounted, empty root; a separate /boot may be mounted at ROOT/boot):
 //
 //  1. Initialise the sysroot (ostree/repo, ostree/deploy, boot) and the repo config:
-//     sysroot.bootloader (syslinux for extlinux, else none), sysroot.bootprefix=true and
+//     sysroot.bootloader (syslinux for extlinux, else none; grub2 once GRUB is set up),
+//     sysroot.bootprefix=true and
 //     sysroot.readonly=true as upstream, plus [install.ostree] from the install config.
 //     libostree 2022.7 itself knows neither bootprefix nor readonly, but its
 //     ostree-prepare-root reads sysroot.readonly (so /sysroot is mounted read-only at
@@ -49,7 +56,18 @@
 //  5. The bootloader: the image's extlinux, run chrooted into the new deployment with
 //     /dev, /proc, /sys and the target /boot bind-mounted (the host's extlinux is the
 //     fallback, with a warning): extlinux --install /boot/syslinux. It boots the entry
-//     libostree wrote into boot/loader/syslinux.cfg.
+//     libostree wrote into boot/loader/syslinux.cfg. Or GRUB ([installGrub]): the first
+//     menu in boot/loader/grub.cfg (libostree's entries, from the image's ostree admin
+//     instutil grub2-generate in the chroot), boot/grub/grub.cfg -> ../loader/grub.cfg,
+//     the i386-pc modules and a core image from the image's grub-mkimage; for UEFI, the
+//     image's signed shim as EFI/BOOT/BOOTX64.EFI (the removable-media path: firmware boots
+//     it without a boot entry, and a disk image carries no firmware variables), the signed
+//     GRUB and MokManager beside it, and EFI/BOOT/grub.cfg, which finds /boot by UUID and
+//     reads its menu. Then sysroot.bootloader=grub2: from then on libostree rewrites the
+//     menu at every deployment, finalization and rollback (grub-mkconfig on the booted
+//     host; this binary as its generator on an offline sysroot,
+//     [UseGrubMenuGenerator]). to-filesystem writes the BIOS chain when the disk of /boot
+//     has a BIOS boot partition and the UEFI chain into an ESP mounted at ROOT/boot/efi.
 //  6. Sync and (unless --skip-finalize) remount the filesystems read-only.
 //
 // Every step's error names it ("install: partitioning X: ...", "install: importing

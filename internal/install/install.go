@@ -182,17 +182,27 @@ func (in *installer) chooseBootloader() error {
 		switch v := *in.cfg.Bootloader; v {
 		case installconfig.BootloaderNone:
 			b = BootloaderNone
+		case installconfig.BootloaderGrub:
+			b = BootloaderGrub
 		default:
 			in.opts.Log.Warn().Str("bootloader", string(v)).Msg("the install configuration asks for a bootloader this installer does not support; detecting one in the image")
 		}
 	}
 	switch b {
 	case BootloaderAuto:
-		if !in.info.HasExtlinux() {
-			return fmt.Errorf("install: image %s ships no bootloader this installer supports (extlinux with syslinux's %s); use --bootloader none to install without one",
-				in.opts.Source.Imgref, gptmbrPath)
+		switch {
+		case in.info.Grub.Usable():
+			b = BootloaderGrub
+		case in.info.HasExtlinux():
+			b = BootloaderExtlinux
+		default:
+			return fmt.Errorf("install: image %s ships no bootloader this installer supports (GRUB: it lacks %s; extlinux: it lacks extlinux or syslinux's /%s); use --bootloader none to install without one",
+				in.opts.Source.Imgref, in.info.Grub.Missing(), gptmbrPath)
 		}
-		b = BootloaderExtlinux
+	case BootloaderGrub:
+		if m := in.info.Grub.Missing(); m != "" {
+			return fmt.Errorf("install: --bootloader grub: image %s lacks %s", in.opts.Source.Imgref, m)
+		}
 	case BootloaderExtlinux:
 		if !in.info.HasExtlinux() {
 			_, errX := os.Stat("/" + gptmbrPath)
@@ -224,8 +234,9 @@ type rootSetup struct {
 
 // installed is the result of installRoot.
 type installed struct {
-	deployment string // deployment directory
-	mbr        []byte // MBR boot code to install (extlinux)
+	deployment string         // deployment directory
+	mbr        []byte         // MBR boot code to install (extlinux)
+	grub       *grubInstalled // what GRUB needs written outside the filesystems
 	digest     string
 }
 
@@ -233,6 +244,9 @@ type installed struct {
 // DEFAULT_REPO_CONFIG with the chosen bootloader, plus the install configuration's
 // [install.ostree] settings.
 func (in *installer) repoConfig() [][2]string {
+	// With GRUB the install writes its first menu itself and then switches to grub2 (see
+	// installGrub): libostree's grub2 backend would run grub-mkconfig chrooted into the
+	// deployment without /dev, /proc and /sys.
 	bl := "none"
 	if in.bootloader == BootloaderExtlinux {
 		bl = "syslinux"
@@ -382,6 +396,15 @@ func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, 
 			return nil, fmt.Errorf("install: installing the bootloader: %w", err)
 		}
 		if res.mbr, err = in.gptMBR(dep); err != nil {
+			return nil, fmt.Errorf("install: installing the bootloader: %w", err)
+		}
+	}
+	if in.bootloader == BootloaderGrub {
+		o.printf("Installing GRUB to %s\n", filepath.Join(bootDir, grubDir))
+		if res.grub, err = in.installGrub(ctx, dep, s); err != nil {
+			return nil, fmt.Errorf("install: installing the bootloader: %w", err)
+		}
+		if err := repo.SetConfig("sysroot", "bootloader", "grub2"); err != nil {
 			return nil, fmt.Errorf("install: installing the bootloader: %w", err)
 		}
 	}

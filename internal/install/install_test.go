@@ -319,6 +319,8 @@ func TestInstallToDiskRefusals(t *testing.T) {
 			edit: func(o *DiskOptions) { o.RootSize = 140 * disk.MiB }},
 		{name: "no bootloader in the image", tag: "good", size: 2 * disk.GiB, want: "ships no bootloader",
 			edit: func(o *DiskOptions) { o.Bootloader = BootloaderAuto }},
+		{name: "GRUB missing from the image", tag: "good", size: 2 * disk.GiB, want: "--bootloader grub: image oci:",
+			edit: func(o *DiskOptions) { o.Bootloader = BootloaderGrub }},
 		{name: "no filesystem type", tag: "good", size: 2 * disk.GiB, want: "no root filesystem type",
 			edit: func(o *DiskOptions) { o.Filesystem = "" }},
 		{name: "LUKS only", tag: "luks", size: 2 * disk.GiB, want: "supports only direct"},

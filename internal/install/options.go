@@ -18,9 +18,16 @@ type Bootloader string
 
 // Bootloaders.
 const (
-	// BootloaderAuto picks one from what the image ships (extlinux when it has extlinux
-	// and syslinux's gptmbr.bin).
+	// BootloaderAuto picks one from what the image ships: GRUB when it has GRUB with
+	// libostree's menu generator, else extlinux when it has extlinux and syslinux's
+	// gptmbr.bin.
 	BootloaderAuto Bootloader = ""
+	// BootloaderGrub installs the image's GRUB: its signed shim and GRUB on the EFI system
+	// partition (removable-media path EFI/BOOT/BOOTX64.EFI) and a core image made by its
+	// grub-mkimage in the BIOS boot partition, both reading boot/loader/grub.cfg, which the
+	// image's grub-mkconfig (/etc/grub.d/15_ostree) writes at every deployment (repo config
+	// sysroot.bootloader=grub2).
+	BootloaderGrub Bootloader = "grub"
 	// BootloaderExtlinux installs the image's extlinux on the /boot filesystem and
 	// syslinux's gptmbr.bin as MBR boot code; libostree writes boot/loader/syslinux.cfg
 	// (repo config sysroot.bootloader=syslinux).
@@ -32,12 +39,12 @@ const (
 // ParseBootloader parses a --bootloader value ("" is automatic).
 func ParseBootloader(s string) (Bootloader, error) {
 	switch b := Bootloader(s); b {
-	case BootloaderAuto, BootloaderExtlinux, BootloaderNone:
+	case BootloaderAuto, BootloaderGrub, BootloaderExtlinux, BootloaderNone:
 		return b, nil
-	case "grub", "grub-cc", "systemd":
-		return "", fmt.Errorf("bootloader %q is not supported (supported: extlinux, none)", s)
+	case "grub-cc", "systemd":
+		return "", fmt.Errorf("bootloader %q is not supported (supported: grub, extlinux, none)", s)
 	}
-	return "", fmt.Errorf("unknown bootloader %q (supported: extlinux, none)", s)
+	return "", fmt.Errorf("unknown bootloader %q (supported: grub, extlinux, none)", s)
 }
 
 // Options are the settings both install flows share.

@@ -39,6 +39,8 @@ type ImageInfo struct {
 	Extlinux string
 	// GPTMBR is set when the image has syslinux's gptmbr.bin.
 	GPTMBR bool
+	// Grub is what the image ships of GRUB.
+	Grub GrubFiles
 	// Size is the sum of the layers' uncompressed sizes (an upper bound of the tree's size).
 	Size int64
 }
@@ -71,6 +73,7 @@ func ScanFS(fsys fs.FS, arch string) (*ImageInfo, error) {
 		}
 	}
 	info.GPTMBR = present(fsys, gptmbrPath)
+	info.Grub = scanGrub(fsys)
 	cfgFS := fstest.MapFS{}
 	for _, base := range installconfig.Bases {
 		dir := base + "/" + installconfig.Subdir

@@ -140,12 +140,12 @@ func TestInstallScanImageBadConfig(t *testing.T) {
 }
 
 func TestInstallParseBootloader(t *testing.T) {
-	for in, want := range map[string]Bootloader{"": BootloaderAuto, "extlinux": BootloaderExtlinux, "none": BootloaderNone} {
+	for in, want := range map[string]Bootloader{"": BootloaderAuto, "grub": BootloaderGrub, "extlinux": BootloaderExtlinux, "none": BootloaderNone} {
 		if got, err := ParseBootloader(in); err != nil || got != want {
 			t.Errorf("ParseBootloader(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"grub", "systemd", "lilo"} {
+	for _, in := range []string{"grub-cc", "systemd", "lilo"} {
 		if _, err := ParseBootloader(in); err == nil {
 			t.Errorf("ParseBootloader(%q) succeeded", in)
 		}

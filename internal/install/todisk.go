@@ -14,11 +14,16 @@ import (
 )
 
 // diskLayout is the partition table ToDisk writes: a /boot partition (ext4, which extlinux
-// reads, marked legacy BIOS bootable for syslinux's gptmbr.bin when extlinux is the
-// bootloader) and the root partition; with extlinux the protective MBR entry is marked
-// active too.
-func diskLayout(rootFS string, extlinux bool, rootSize int64) *disk.Layout {
+// and GRUB read) and the root partition, and for GRUB before them a BIOS boot partition
+// (for its BIOS core image) and an EFI system partition, for the boot chains the image
+// ships, so that one disk boots on both firmware types. With extlinux, /boot is marked
+// legacy BIOS bootable for syslinux's gptmbr.bin and the protective MBR entry active.
+func diskLayout(rootFS string, bl Bootloader, g GrubFiles, rootSize int64) *disk.Layout {
+	extlinux := bl == BootloaderExtlinux
+	grub := bl == BootloaderGrub
 	l := disk.NewLayout(disk.LayoutOptions{
+		BIOSBoot:               grub && g.BIOS(),
+		ESP:                    grub && g.EFI(),
 		Boot:                   true,
 		BootLegacyBIOSBootable: extlinux,
 		BootFilesystem:         bootFilesystem,
@@ -76,7 +81,7 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 		return fmt.Errorf("install: %s: %w; use --wipe to overwrite it", dev, disk.ErrHasPartitionTable)
 	}
 	// The layout must fit before the image is even fetched.
-	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), false, o.RootSize)); err != nil {
+	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), BootloaderNone, GrubFiles{}, o.RootSize)); err != nil {
 		return err
 	}
 
@@ -107,7 +112,18 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 		return fmt.Errorf("install: formatting the root filesystem needs mkfs.%s on the host: %w", rootFS, err)
 	}
 	extlinux := in.bootloader == BootloaderExtlinux
-	layout := diskLayout(rootFS, extlinux, o.RootSize)
+	grubEFI := in.bootloader == BootloaderGrub && in.info.Grub.EFI()
+	if grubEFI {
+		for _, tool := range []string{"mkfs.vfat", "mcopy"} {
+			if _, err := lookPathHost(tool); err != nil {
+				return fmt.Errorf("install: the EFI system partition needs %s (dosfstools, mtools) on the host: %w", tool, err)
+			}
+		}
+	}
+	if in.bootloader == BootloaderGrub && in.info.Grub.BIOS() && d.SectorSize() != grubSector {
+		return fmt.Errorf("install: %s has %d-byte sectors; GRUB's BIOS core image needs 512-byte sectors", dev, d.SectorSize())
+	}
+	layout := diskLayout(rootFS, in.bootloader, in.info.Grub, o.RootSize)
 	if err := checkLayoutFits(d, layout); err != nil {
 		return err
 	}
@@ -118,7 +134,8 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 	o.printf("Root filesystem: %s\n", rootFS)
 
 	o.printf("Partitioning %s\n", dev)
-	if _, err := d.CreatePartitions(layout, o.Wipe); err != nil {
+	table, err := d.CreatePartitions(layout, o.Wipe)
+	if err != nil {
 		if ts, ok := errors.AsType[*disk.TooSmallError](err); ok {
 			return fmt.Errorf("install: %w", ts)
 		}
@@ -132,8 +149,16 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("install: partitioning %s: %w", dev, err)
 	}
+	espDev := ""
+	parts := []struct{ dev, fs, label string }{{bootDev, bootFilesystem, "boot"}, {rootDev, rootFS, "root"}}
+	if n := layout.Number(disk.RoleESP); n > 0 {
+		if espDev, err = d.PartitionDevice(ctx, n); err != nil {
+			return fmt.Errorf("install: partitioning %s: %w", dev, err)
+		}
+		parts = append(parts, struct{ dev, fs, label string }{espDev, "vfat", layout.Partitions[n-1].Label})
+	}
 	runner := disk.HostRunner{}
-	for _, p := range []struct{ dev, fs, label string }{{bootDev, bootFilesystem, "boot"}, {rootDev, rootFS, "root"}} {
+	for _, p := range parts {
 		o.printf("Formatting %s (%s) as %s\n", p.dev, p.label, p.fs)
 		if err := disk.Mkfs(ctx, runner, p.fs, p.dev, p.label); err != nil {
 			return fmt.Errorf("install: formatting the %s partition: %w", p.label, err)
@@ -185,6 +210,11 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 	}
 	if extlinux {
 		if err := d.InstallMBRBootCode(res.mbr); err != nil {
+			return fmt.Errorf("install: installing the bootloader: %w", err)
+		}
+	}
+	if res.grub != nil {
+		if err := in.writeGrubChains(ctx, d, table, layout.Number(disk.RoleBIOSBoot), espDev, res.grub); err != nil {
 			return fmt.Errorf("install: installing the bootloader: %w", err)
 		}
 	}

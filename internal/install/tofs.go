@@ -96,8 +96,14 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 			s.bootSpec = "UUID=" + bootUUID
 		}
 	}
-	if in.bootloader == BootloaderExtlinux && !s.bootSeparate {
-		return fmt.Errorf("install: extlinux needs a separate /boot filesystem mounted at %s (or use --bootloader none)", bootDir)
+	if (in.bootloader == BootloaderExtlinux || in.bootloader == BootloaderGrub) && !s.bootSeparate {
+		return fmt.Errorf("install: %s needs a separate /boot filesystem mounted at %s (or use --bootloader none)", in.bootloader, bootDir)
+	}
+	var grubTo *grubTargets
+	if in.bootloader == BootloaderGrub {
+		if grubTo, err = in.findGrubTargets(root, s.bootDevice); err != nil {
+			return err
+		}
 	}
 	if err := in.checkFreeSpace(root); err != nil {
 		return err
@@ -109,6 +115,11 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	}
 	if in.bootloader == BootloaderExtlinux {
 		if err := in.installMBROfParent(s.bootDevice, res.mbr); err != nil {
+			return fmt.Errorf("install: installing the bootloader: %w", err)
+		}
+	}
+	if grubTo != nil {
+		if err := in.writeGrubTargets(ctx, grubTo, res.grub); err != nil {
 			return fmt.Errorf("install: installing the bootloader: %w", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -83,7 +84,7 @@ func (m *mountedDisk) close() error {
 	return errors.Join(errs...)
 }
 
-// bootEntry is one entry of the extlinux configuration libostree writes, in boot order.
+// bootEntry is one entry of the bootloader configuration libostree writes, in boot order.
 type bootEntry struct {
 	label   string
 	kernel  string
@@ -93,9 +94,153 @@ type bootEntry struct {
 	deployment string
 }
 
-// bootEntries reads boot/loader/syslinux.cfg: the first entry (also DEFAULT) is the
-// deployment the next boot runs, the second the rollback.
+// bootEntries reads the bootloader configuration libostree keeps: GRUB's
+// boot/loader/grub.cfg when there is one, else extlinux's boot/loader/syslinux.cfg. The
+// first entry (also the default) is the deployment the next boot runs, the second the
+// rollback.
 func (m *mountedDisk) bootEntries() ([]bootEntry, error) {
+	var entries []bootEntry
+	var err error
+	if _, serr := os.Stat(filepath.Join(m.root, "boot", "loader", "grub.cfg")); serr == nil {
+		entries, err = m.grubEntries()
+	} else {
+		entries, err = m.syslinuxEntries()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range entries {
+		ostreeArg := ostreeKarg(entries[i].options)
+		if ostreeArg == "" {
+			return nil, fmt.Errorf("entry %q has no ostree= argument", entries[i].label)
+		}
+		// /ostree/boot.N/default/BOOTCSUM/SERIAL is a symlink to the deployment.
+		link := filepath.Join(m.root, ostreeArg)
+		target, err := filepath.EvalSymlinks(link)
+		if err != nil {
+			return nil, fmt.Errorf("entry %q: %w", entries[i].label, err)
+		}
+		rel, err := filepath.Rel(m.root, target)
+		if err != nil {
+			return nil, err
+		}
+		entries[i].deployment = rel
+	}
+	return entries, nil
+}
+
+// ostreeKarg returns the value of the ostree= argument of a kernel command line.
+func ostreeKarg(options string) string {
+	var v string
+	for _, a := range strings.Fields(options) {
+		if o, ok := strings.CutPrefix(a, "ostree="); ok {
+			v = o
+		}
+	}
+	return v
+}
+
+// grubEntries reads the GRUB menu libostree's grub2 backend writes (boot/loader/grub.cfg)
+// and checks it against libostree's own BLS entries: its default is the first entry, and
+// its ostree entries are the BLS entries in libostree's order, so GRUB boots what libostree
+// will boot.
+func (m *mountedDisk) grubEntries() ([]bootEntry, error) {
+	b, err := os.ReadFile(filepath.Join(m.root, "boot", "loader", "grub.cfg"))
+	if err != nil {
+		return nil, err
+	}
+	def := ""
+	var entries []bootEntry
+	inEntry := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "menuentry "):
+			title, _, _ := strings.Cut(strings.TrimPrefix(line, "menuentry "), " --")
+			entries = append(entries, bootEntry{label: strings.Trim(title, `'"`)})
+			inEntry = true
+		case line == "}":
+			inEntry = false
+		case !inEntry && strings.HasPrefix(line, "set default="):
+			if v := strings.Trim(strings.TrimPrefix(line, "set default="), `'"`); !strings.Contains(v, "$") {
+				def = v
+			}
+		case inEntry:
+			f := strings.Fields(line)
+			if len(f) >= 2 && (f[0] == "linux16" || f[0] == "linux" || f[0] == "linuxefi") {
+				e := &entries[len(entries)-1]
+				e.kernel, e.options = f[1], strings.Join(f[2:], " ")
+			}
+		}
+	}
+	var ostreeEntries []bootEntry
+	for _, e := range entries {
+		if ostreeKarg(e.options) != "" {
+			ostreeEntries = append(ostreeEntries, e)
+		} else if len(ostreeEntries) == 0 {
+			return nil, fmt.Errorf("grub.cfg: entry %q, before libostree's entries, boots no deployment", e.label)
+		}
+	}
+	if len(ostreeEntries) == 0 {
+		return nil, errors.New("grub.cfg has no entry with an ostree= argument")
+	}
+	if def != "0" {
+		return nil, fmt.Errorf("grub.cfg: the default entry is %q, want 0 (the deployment libostree boots next)", def)
+	}
+	bls, err := m.blsOstreeArgs()
+	if err != nil {
+		return nil, err
+	}
+	var got []string
+	for _, e := range ostreeEntries {
+		got = append(got, ostreeKarg(e.options))
+	}
+	if strings.Join(got, " ") != strings.Join(bls, " ") {
+		return nil, fmt.Errorf("grub.cfg boots %v in that order, libostree's boot entries are %v", got, bls)
+	}
+	return ostreeEntries, nil
+}
+
+// blsOstreeArgs returns the ostree= arguments of libostree's BLS entries
+// (boot/loader/entries/ostree-N-STATEROOT.conf), in its boot order: highest N first.
+func (m *mountedDisk) blsOstreeArgs() ([]string, error) {
+	dir := filepath.Join(m.root, "boot", "loader", "entries")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	type bls struct {
+		n   int
+		arg string
+	}
+	var list []bls
+	for _, e := range ents {
+		var n int
+		if _, err := fmt.Sscanf(e.Name(), "ostree-%d-", &n); err != nil || !strings.HasSuffix(e.Name(), ".conf") {
+			return nil, fmt.Errorf("unexpected boot entry %s in %s", e.Name(), dir)
+		}
+		c, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		entry := bls{n: n}
+		for _, l := range strings.Split(string(c), "\n") {
+			if v, ok := strings.CutPrefix(l, "options "); ok {
+				entry.arg = ostreeKarg(v)
+			}
+		}
+		list = append(list, entry)
+	}
+	slices.SortFunc(list, func(a, b bls) int { return b.n - a.n })
+	var args []string
+	for _, e := range list {
+		args = append(args, e.arg)
+	}
+	return args, nil
+}
+
+// syslinuxEntries reads boot/loader/syslinux.cfg, whose DEFAULT must be its first entry.
+func (m *mountedDisk) syslinuxEntries() ([]bootEntry, error) {
 	f, err := os.Open(filepath.Join(m.root, "boot", "loader", "syslinux.cfg"))
 	if err != nil {
 		return nil, err
@@ -130,28 +275,6 @@ func (m *mountedDisk) bootEntries() ([]bootEntry, error) {
 	}
 	if def != "" && entries[0].label != def {
 		return nil, fmt.Errorf("syslinux.cfg: DEFAULT %q is not the first entry %q", def, entries[0].label)
-	}
-	for i := range entries {
-		var ostreeArg string
-		for _, a := range strings.Fields(entries[i].options) {
-			if v, ok := strings.CutPrefix(a, "ostree="); ok {
-				ostreeArg = v
-			}
-		}
-		if ostreeArg == "" {
-			return nil, fmt.Errorf("entry %q has no ostree= argument", entries[i].label)
-		}
-		// /ostree/boot.N/default/BOOTCSUM/SERIAL is a symlink to the deployment.
-		link := filepath.Join(m.root, ostreeArg)
-		target, err := filepath.EvalSymlinks(link)
-		if err != nil {
-			return nil, fmt.Errorf("entry %q: %w", entries[i].label, err)
-		}
-		rel, err := filepath.Rel(m.root, target)
-		if err != nil {
-			return nil, err
-		}
-		entries[i].deployment = rel
 	}
 	return entries, nil
 }

@@ -85,12 +85,26 @@ type vmConfig struct {
 	dir   string // where serial logs and qemu's stderr go
 	// snapshot runs qemu with -snapshot: writes go to a temporary overlay.
 	snapshot bool
+	// uefiVars, when set, boots with OVMF with Secure Boot enforcing instead of SeaBIOS:
+	// the variable store (a copy of ovmfVarsMS, which enrolls Microsoft's keys) at this path.
+	uefiVars string
 }
 
+// Debian's ovmf: firmware with Secure Boot support, and a variable store with the
+// Microsoft keys enrolled and Secure Boot enabled.
+const (
+	ovmfCodeSecBoot = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+	ovmfVarsMS      = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+)
+
 func (c vmConfig) args(serial string) []string {
+	machine := "q35"
+	if c.uefiVars != "" {
+		machine = "q35,smm=on" // OVMF's Secure Boot build keeps its variables in SMM
+	}
 	a := []string{
 		"-accel", c.accel,
-		"-machine", "q35",
+		"-machine", machine,
 		"-m", "1536", "-smp", "2",
 		"-nographic", "-no-reboot", "-nic", "none",
 		"-monitor", "none",
@@ -99,6 +113,11 @@ func (c vmConfig) args(serial string) []string {
 	}
 	if c.accel == "kvm" {
 		a = append(a, "-cpu", "host")
+	}
+	if c.uefiVars != "" {
+		a = append(a, "-global", "driver=cfi.pflash01,property=secure,value=on",
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmfCodeSecBoot,
+			"-drive", "if=pflash,format=raw,unit=1,file="+c.uefiVars)
 	}
 	if c.steps != "" {
 		a = append(a, "-drive", "file="+c.steps+",format=raw,if=virtio,cache=unsafe")

@@ -60,8 +60,9 @@ func (tm *timings) log(t *testing.T) {
 }
 
 // installDisk installs ref to a new 4 GiB disk image with `bootc install to-disk
-// --via-loopback`; the installed system follows target (a reference in the guest).
-func installDisk(t *testing.T, bootc, ref, target, image, work string) time.Duration {
+// --via-loopback` and the install flags extra; the installed system follows target (a
+// reference in the guest).
+func installDisk(t *testing.T, bootc, ref, target, image, work string, extra ...string) time.Duration {
 	t.Helper()
 	f, err := os.Create(image)
 	if err != nil {
@@ -77,7 +78,7 @@ func installDisk(t *testing.T, bootc, ref, target, image, work string) time.Dura
 	if target != "" {
 		args = append(args, "--target-transport", "oci", "--target-imgref", target)
 	}
-	args = append(args, image)
+	args = append(append(args, extra...), image)
 	start := time.Now()
 	cmd := exec.Command(bootc, args...)
 	out, err := cmd.CombinedOutput()
@@ -350,7 +351,7 @@ const (
 )
 
 // TestBootScenario is the boot proof: v1 installed with `bootc install to-disk
-// --via-loopback`, booted in qemu through its own bootloader, then switched, upgraded,
+// --via-loopback --bootloader extlinux`, booted in qemu (BIOS) through its own bootloader, then switched, upgraded,
 // rolled back, power-cut during an upgrade's import, store write and finalization, upgraded
 // and switched with --download-only, reset into a new stateroot, rebooting in between; every step is checked on the serial console and on the disk.
 func TestBootScenario(t *testing.T) {
@@ -372,7 +373,7 @@ func TestBootScenario(t *testing.T) {
 		time.Since(start).Round(time.Second), imgs.Cached, imgs.Env["BUILD_SECONDS"], imgs.Env["BASE_BUILD_SECONDS"])
 
 	diskImg := filepath.Join(work, "disk.raw")
-	took := installDisk(t, imgs.BootcBinary, imgs.Ref("v1"), stepsLayoutInGuest+":v1", diskImg, work)
+	took := installDisk(t, imgs.BootcBinary, imgs.Ref("v1"), stepsLayoutInGuest+":v1", diskImg, work, "--bootloader", "extlinux")
 	tm.add("install v1 %s", took.Round(100*time.Millisecond))
 
 	// The steps disk: a copy of the layout with v4 (v3 plus 96 MiB of random files, so

@@ -2,7 +2,8 @@
 # Builds the base root filesystem of the bootable test image and writes it as one
 # uncompressed tar: debootstrap --variant=minbase, the packages of packages.txt (dracut, not
 # initramfs-tools), an initramfs with dracut's ostree module, kernel and initramfs in
-# usr/lib/modules/$KVER, /boot emptied, ostree-style symlinks, docs/man/locales stripped.
+# usr/lib/modules/$KVER, /boot emptied, GRUB's /etc/default/grub, ostree-style
+# symlinks, docs/man/locales stripped.
 #
 # Usage (root): mkbase.sh WORKDIR SUITE MIRROR PACKAGES_FILE OUTDIR
 #   WORKDIR  an empty scratch directory (the rootfs is built in WORKDIR/rootfs)
@@ -161,6 +162,20 @@ cat >"$root/etc/hosts" <<'EOF'
 ff02::1		ip6-allnodes
 ff02::2		ip6-allrouters
 EOF
+# GRUB as libostree drives it: grub-mkconfig runs ostree-boot's /etc/grub.d/15_ostree, which
+# writes one menu entry per deployment; it sources /etc/default/grub, which only the
+# grub-pc and grub-efi-amd64 packages (not installed) would create.
+[ -L "$root/etc/grub.d/15_ostree" ] || [ -e "$root/etc/grub.d/15_ostree" ] || die "ostree-boot installed no /etc/grub.d/15_ostree"
+cat >"$root/etc/default/grub" <<'EOF'
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=1
+GRUB_DISTRIBUTOR=Debian
+GRUB_CMDLINE_LINUX=""
+GRUB_TERMINAL="console serial"
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_DISABLE_OS_PROBER=true
+EOF
+
 # The serial console carries test output only.
 ln -sfn /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 
