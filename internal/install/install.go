@@ -3,7 +3,6 @@ package install
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"time"
 	"unsafe"
 
 	"go.podman.io/storage/pkg/ioutils"
@@ -493,35 +491,11 @@ func injectRootSSHKeys(dep, keys string) error {
 
 // writeAleph writes the install provenance (upstream's .bootc-aleph.json fields).
 func (in *installer) writeAleph(root string, f *deploy.Fetched) error {
-	var uts unix.Utsname
-	_ = unix.Uname(&uts)
-	a := map[string]any{
-		"digest":       f.ManifestDigest,
-		"target-image": in.opts.Target.Imgref.Name,
-		"kernel":       unix.ByteSliceToString(uts.Release[:]),
-		"selinux":      "disabled",
-		"version":      nil,
-		"timestamp":    nil,
-	}
+	a := Aleph{Digest: f.ManifestDigest, TargetImage: in.opts.Target.Imgref.Name, Config: f.Config}
 	if !strings.HasPrefix(in.opts.Source.Imgref.Name, "/tmp") {
-		a["image"] = in.opts.Source.Imgref.Name
+		a.Image = in.opts.Source.Imgref.Name
 	}
-	if c := f.Config; c != nil {
-		if len(c.Config.Labels) > 0 {
-			a["labels"] = c.Config.Labels
-			if v := c.Config.Labels["org.opencontainers.image.version"]; v != "" {
-				a["version"] = v
-			}
-		}
-		if c.Created != nil {
-			a["timestamp"] = c.Created.UTC().Format(time.RFC3339)
-		}
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return ioutils.AtomicWriteFile(filepath.Join(root, AlephFile), b, 0o644)
+	return WriteAleph(root, a)
 }
 
 // fitrim is FITRIM (_IOWR('X', 121, struct fstrim_range)).
