@@ -166,7 +166,11 @@ func checkDeployments(ctx context.Context, root string, res *FinalizeResult) err
 		}
 	}()
 	if len(ds) == 0 {
-		// Upstream's message.
+		// Upstream's message; libostree lists the deployments of the boot entries.
+		entries := filepath.Join(root, "boot/loader/entries")
+		if conf, _ := filepath.Glob(filepath.Join(entries, "*.conf")); len(conf) == 0 {
+			return fmt.Errorf("Failed to find deployment in %s: no boot entries in %s", root, entries)
+		}
 		return fmt.Errorf("Failed to find deployment in %s", root)
 	}
 	entries, err := readBootEntries(filepath.Join(root, "boot/loader/entries"))
