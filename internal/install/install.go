@@ -119,9 +119,19 @@ func (in *installer) fetchImageInfo(ctx context.Context) error {
 	rep := in.reporter()
 	rep.Start(progress.Task{Name: progress.TaskPulling, Description: "Pulling " + src})
 	po.Progress = func(ev storage.ProgressEvent) {
-		if ev.Layer >= 0 && (ev.Kind == storage.ProgressBytes || ev.Kind == storage.ProgressDone) {
+		if ev.Layer < 0 {
+			return
+		}
+		switch ev.Kind {
+		case storage.ProgressBytes, storage.ProgressDone:
 			rep.Bytes(progress.Subtask{Kind: progress.SubtaskLayer, ID: ev.Digest.String(),
 				Description: "layer " + ev.Digest.Encoded()[:12]}, ev.Fetched, uint64(max(ev.Total, 0)))
+		}
+		// containers-storage applies a fetched layer (seconds for a large one) before it
+		// reports it done.
+		switch ev.Kind {
+		case storage.ProgressApplying, storage.ProgressDone:
+			progress.Status(rep, applyingStatus(ev), uint64(max(ev.Total, 0)), ev.Kind == storage.ProgressApplying)
 		}
 	}
 	img, err := store.Pull(ctx, po)
@@ -249,6 +259,12 @@ func (in *installer) repoConfig() [][2]string {
 		cfg = append(cfg, kv)
 	}
 	return cfg
+}
+
+// applyingStatus is the status shown while containers-storage applies the layer of ev.
+func applyingStatus(ev storage.ProgressEvent) progress.Subtask {
+	return progress.Subtask{Kind: progress.StatusApplying, ID: ev.Digest.String(),
+		Description: fmt.Sprintf("Applying layer %s:%s… (%s)", ev.Digest.Algorithm(), ev.Digest.Encoded()[:12], progress.HumanBytes(uint64(max(ev.Total, 0))))}
 }
 
 // fillTargetStore puts the installed image into the installed system's own
