@@ -677,6 +677,22 @@ func (h *Host) rebootRequired(digest string) {
 	_ = os.WriteFile(filepath.Join(h.RunDir, RebootRequiredFile), []byte("bootc: Reboot required for image: "+digest+"\n"), 0o644)
 }
 
+// rollbackPlan is the deployment list Rollback writes, in boot order: the rollback
+// deployment first, then the booted one; or, when a rollback is already queued (the
+// rollback boots first), the booted one first again (reverting is then set). The other
+// deployments follow; a staged deployment is left out, so writing the list discards it.
+func rollbackPlan(ds *Deployments) (list []*ostree.Deployment, reverting bool, err error) {
+	if ds.Rollback == nil {
+		return nil, false, ErrNoRollback
+	}
+	if ds.RollbackQueued {
+		list = []*ostree.Deployment{ds.Booted, ds.Rollback}
+	} else {
+		list = []*ostree.Deployment{ds.Rollback, ds.Booted}
+	}
+	return append(list, ds.Other...), ds.RollbackQueued, nil
+}
+
 // Rollback makes the rollback deployment boot next (or reverts a queued rollback). A staged
 // deployment is discarded. No /etc merge happens: each deployment keeps its own /etc.
 func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
@@ -685,17 +701,13 @@ func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	defer h.Sysroot.Unlock()
-	if ds.Rollback == nil {
-		return nil, ErrNoRollback
+	list, reverting, err := rollbackPlan(ds)
+	if err != nil {
+		return nil, err
 	}
-	var list []*ostree.Deployment
-	if ds.RollbackQueued {
-		list = []*ostree.Deployment{ds.Booted, ds.Rollback}
+	if reverting {
 		h.printf("Reverting queued rollback state\n")
-	} else {
-		list = []*ostree.Deployment{ds.Rollback, ds.Booted}
 	}
-	list = append(list, ds.Other...)
 	if err := h.Sysroot.WriteDeployments(ctx, list, ostree.WriteOptions{}); err != nil {
 		return nil, err
 	}
