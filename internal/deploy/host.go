@@ -54,6 +54,14 @@ type Host struct {
 	store *storage.Store
 }
 
+// reporter is h.Progress, or a Reporter discarding everything.
+func (h *Host) reporter() progress.Reporter {
+	if h.Progress == nil {
+		return progress.Nop{}
+	}
+	return h.Progress
+}
+
 func (h *Host) printf(format string, args ...any) {
 	if h.Out != nil {
 		fmt.Fprintf(h.Out, format, args...)
@@ -497,8 +505,14 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
+	// The staging task, with upstream's steps (bound images are pulled before the
+	// deployment is written, see PullBound).
+	rep := h.reporter()
+	rep.Start(progress.Task{Name: progress.TaskStaging, ID: f.ManifestDigest, Description: "Deploying Image", StepsTotal: 4})
+	rep.Step(progress.Subtask{Kind: progress.StepMerging, ID: "fetching", Description: "Merging Image"})
 	opts, err := h.prepareDeploy(ctx, ds, target, f.Import.Commit, locked)
 	if err == nil {
+		rep.Step(progress.Subtask{Kind: progress.StepBoundImages, ID: progress.StepBoundImages, Description: "Pulling Bound Images"})
 		err = h.pullBound(ctx, store, f.Import.Commit)
 	}
 	if err != nil {
@@ -510,17 +524,24 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		}
 		return nil, err
 	}
+	rep.Step(progress.Subtask{Kind: progress.StepDeploying, ID: progress.StepDeploying, Description: "Deploying Image"})
 	d, err := h.writeDeployment(ctx, ds, opts)
 	if err != nil {
 		return nil, err
 	}
+	// Writing the image's layers into containers-storage takes a while for a large image.
+	storing := progress.Subtask{Kind: progress.StatusStoring, ID: f.ManifestDigest, Description: "Storing the image in containers-storage"}
+	progress.Status(rep, storing, 0, true)
 	h.keepDeployedInStore(ctx, store, f)
+	progress.Status(rep, storing, 0, false)
 	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
+		rep.Step(progress.Subtask{Kind: progress.StepCleanup, ID: progress.StepCleanup, Description: "Removing old images"})
 		if err := h.Prune(ctx); err != nil {
 			return out, fmt.Errorf("deployed, but pruning failed: %w", err)
 		}
 	}
+	rep.Done()
 	if ds.Booted != nil {
 		// An update recorded by upgrade --check is now applied.
 		if det, err := h.Repo.ReadDetachedMetadata(ctx, ds.Booted.Checksum); err == nil && det[CachedManifestDigest] != nil {

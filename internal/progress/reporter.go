@@ -28,6 +28,9 @@ const (
 	// StatusApplying is containers-storage writing a fetched layer into the store
 	// (decompressing and applying it), a status of the pulling task.
 	StatusApplying = "applying"
+	// StatusStoring is a deployed image being written into containers-storage, a status
+	// of the staging task.
+	StatusStoring = "storing"
 )
 
 // Task describes a long operation.
