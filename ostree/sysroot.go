@@ -539,6 +539,28 @@ func (s *Sysroot) WriteOrigin(ctx context.Context, d *Deployment, origin *KeyFil
 	})
 }
 
+// SetKargs replaces the kernel arguments of d's boot entry with args and rewrites the
+// bootloader configuration (libostree's ostree_sysroot_deployment_set_kargs: a new boot
+// version, as ostree admin instutil set-kargs). Load the sysroot again afterwards.
+func (s *Sysroot) SetKargs(ctx context.Context, d *Deployment, args []string) error {
+	return s.doLoaded(ctx, "setting the kernel arguments of "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {
+		dp := d.acquire()
+		if dp == nil {
+			return ErrClosed
+		}
+		defer unrefDeployment(dp)
+		argv := cstrv(args)
+		defer freeStrv(argv)
+		var cerr *C.GError
+		ok := C.ostree_sysroot_deployment_set_kargs(p, dp, argv, c, &cerr)
+		runtime.KeepAlive(d)
+		if ok == 0 {
+			return failed(ctx, "", cerr)
+		}
+		return nil
+	})
+}
+
 // UnlockDeployment sets up a writable overlay on d's /usr (ostree admin unlock).
 func (s *Sysroot) UnlockDeployment(ctx context.Context, d *Deployment, state UnlockedState) error {
 	return s.doLoaded(ctx, "unlocking "+d.Relpath(), func(p *C.OstreeSysroot, c *C.GCancellable) error {

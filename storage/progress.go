@@ -20,6 +20,10 @@ const (
 	ProgressDone
 	// ProgressSkipped: the blob was not fetched because the store already has it.
 	ProgressSkipped
+	// ProgressApplying: every byte of the layer has been read (Fetched == Total); the
+	// store now writes it (decompresses and applies it, seconds for a large layer) before
+	// the layer's ProgressDone. Only for layers whose size is known.
+	ProgressApplying
 )
 
 // String returns the kind's name.
@@ -33,6 +37,8 @@ func (k ProgressKind) String() string {
 		return "done"
 	case ProgressSkipped:
 		return "skipped"
+	case ProgressApplying:
+		return "applying"
 	}
 	return "unknown"
 }

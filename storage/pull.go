@@ -314,29 +314,32 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	tracker := newPullTracker(ri)
 	progress := make(chan types.ProgressProperties, 16)
 	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		for p := range progress {
-			ev := tracker.observe(p)
-			if o.Progress != nil {
-				o.Progress(ev)
-			}
-		}
-	}()
 	interval := o.ProgressInterval
 	if interval <= 0 {
 		interval = DefaultProgressInterval
 	}
+	go func() {
+		defer close(consumed)
+		f := progressFilter{interval: interval, last: map[digest.Digest]time.Time{}, applying: map[digest.Digest]bool{}}
+		for p := range progress {
+			ev := tracker.observe(p)
+			if o.Progress != nil {
+				f.forward(ev, o.Progress)
+			}
+		}
+	}()
 	parallel := o.MaxParallelDownloads
 	if parallel == 0 {
 		parallel = DefaultMaxParallelDownloads
 	}
 	var resolved types.ImageReference
 	copyOpts := &copy.Options{
-		SourceCtx:               sys,
-		DestinationCtx:          sys,
-		Progress:                progress,
-		ProgressInterval:        interval,
+		SourceCtx:      sys,
+		DestinationCtx: sys,
+		Progress:       progress,
+		// Every read is reported (progressFilter rate-limits them): the last one says that
+		// the whole layer was read, when containers-storage starts applying it.
+		ProgressInterval:        copyProgressInterval,
 		MaxParallelDownloads:    parallel,
 		ReportResolvedReference: &resolved,
 	}
@@ -508,4 +511,41 @@ func blameBlobs(source string, blobs []digest.Digest, err error) error {
 		names[i] = b.String()
 	}
 	return fmt.Errorf("pulling %s: blob %s: %w", source, strings.Join(names, ", "), err)
+}
+
+// copyProgressInterval is the interval containers/image reports reads at in Pull: as
+// often as it reads.
+const copyProgressInterval = time.Nanosecond
+
+// progressFilter turns containers/image's read events into Pull's progress events: at most
+// one ProgressBytes event per blob and interval, and a ProgressApplying event as soon as a
+// layer has been read whole, while the store applies it (containers/image reports the
+// layer done only once it is applied).
+type progressFilter struct {
+	interval time.Duration
+	last     map[digest.Digest]time.Time
+	applying map[digest.Digest]bool
+}
+
+func (f *progressFilter) forward(ev ProgressEvent, to func(ProgressEvent)) {
+	if ev.Kind != ProgressBytes {
+		to(ev)
+		return
+	}
+	if f.applying[ev.Digest] {
+		return
+	}
+	if ev.Layer >= 0 && ev.Total > 0 && ev.Fetched >= uint64(ev.Total) {
+		f.applying[ev.Digest] = true
+		to(ev)
+		ev.Kind = ProgressApplying
+		to(ev)
+		return
+	}
+	now := time.Now()
+	if t, ok := f.last[ev.Digest]; ok && now.Sub(t) < f.interval {
+		return
+	}
+	f.last[ev.Digest] = now
+	to(ev)
 }

@@ -152,22 +152,28 @@ func TestPullOCI(t *testing.T) {
 	}
 	checkLayers(t, s.Store, img, gen)
 
-	// Progress: a start and a done event per layer, in that order.
+	// Progress: a start, an applying (right after the bytes event reporting the whole
+	// layer read) and a done event per layer, in that order.
 	mu.Lock()
 	for i, l := range gen.Layers {
 		var kinds []ProgressKind
+		var prev *ProgressEvent
 		for _, ev := range events {
 			if ev.Digest == l.Digest {
 				if ev.Layer != i {
 					t.Errorf("event for %s says layer %d, want %d", l.Digest, ev.Layer, i)
 				}
+				if ev.Kind == ProgressApplying && (prev == nil || prev.Kind != ProgressBytes || prev.Fetched != uint64(l.Size) || ev.Total != l.Size) {
+					t.Errorf("layer %d: applying event %+v after %+v, want it after the bytes event of all %d bytes", i, ev, prev, l.Size)
+				}
 				if ev.Kind != ProgressBytes {
 					kinds = append(kinds, ev.Kind)
 				}
+				prev = &ev
 			}
 		}
-		if !slices.Equal(kinds, []ProgressKind{ProgressStart, ProgressDone}) {
-			t.Errorf("layer %d events %v, want start, done", i, kinds)
+		if !slices.Equal(kinds, []ProgressKind{ProgressStart, ProgressApplying, ProgressDone}) {
+			t.Errorf("layer %d events %v, want start, applying, done", i, kinds)
 		}
 	}
 	mu.Unlock()

@@ -20,6 +20,8 @@ type InstallCmd struct {
 	ToFilesystem       InstallToFilesystemCmd       `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
 	Reset              InstallResetCmd              `cmd:"" hidden:"" help:"Factory reset (experimental): a fresh deployment of the booted image in a new stateroot, with the image's /etc and an empty /var; the old stateroot stays on disk."`
 	PrintConfiguration InstallPrintConfigurationCmd `cmd:"" name:"print-configuration" help:"Print the image's install configuration (bootc/install/*.toml drop-ins) as JSON, for installers that run inside the image."`
+	Finalize           InstallFinalizeCmd           `cmd:"" help:"Execute this as the penultimate step of an installation using install to-filesystem: check the installed sysroot's deployments and boot entries, sync its filesystems and remount them read-only."`
+	EnsureCompletion   InstallEnsureCompletionCmd   `cmd:"" name:"ensure-completion" help:"Complete an ostree-based installation not made by bootc (Anaconda ostreecontainer): bound images, kernel arguments of the image's install configuration and kargs.d, install provenance."`
 }
 
 // installFlags are the flags both install verbs share (upstream's names).

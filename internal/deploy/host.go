@@ -54,6 +54,14 @@ type Host struct {
 	store *storage.Store
 }
 
+// reporter is h.Progress, or a Reporter discarding everything.
+func (h *Host) reporter() progress.Reporter {
+	if h.Progress == nil {
+		return progress.Nop{}
+	}
+	return h.Progress
+}
+
 func (h *Host) printf(format string, args ...any) {
 	if h.Out != nil {
 		fmt.Fprintf(h.Out, format, args...)
@@ -497,8 +505,14 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	if err != nil {
 		return nil, err
 	}
+	// The staging task, with upstream's steps (bound images are pulled before the
+	// deployment is written, see PullBound).
+	rep := h.reporter()
+	rep.Start(progress.Task{Name: progress.TaskStaging, ID: f.ManifestDigest, Description: "Deploying Image", StepsTotal: 4})
+	rep.Step(progress.Subtask{Kind: progress.StepMerging, ID: "fetching", Description: "Merging Image"})
 	opts, err := h.prepareDeploy(ctx, ds, target, f.Import.Commit, locked)
 	if err == nil {
+		rep.Step(progress.Subtask{Kind: progress.StepBoundImages, ID: progress.StepBoundImages, Description: "Pulling Bound Images"})
 		err = h.pullBound(ctx, store, f.Import.Commit)
 	}
 	if err != nil {
@@ -510,17 +524,24 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		}
 		return nil, err
 	}
+	rep.Step(progress.Subtask{Kind: progress.StepDeploying, ID: progress.StepDeploying, Description: "Deploying Image"})
 	d, err := h.writeDeployment(ctx, ds, opts)
 	if err != nil {
 		return nil, err
 	}
+	// Writing the image's layers into containers-storage takes a while for a large image.
+	storing := progress.Subtask{Kind: progress.StatusStoring, ID: f.ManifestDigest, Description: "Storing the image in containers-storage"}
+	progress.Status(rep, storing, 0, true)
 	h.keepDeployedInStore(ctx, store, f)
+	progress.Status(rep, storing, 0, false)
 	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
+		rep.Step(progress.Subtask{Kind: progress.StepCleanup, ID: progress.StepCleanup, Description: "Removing old images"})
 		if err := h.Prune(ctx); err != nil {
 			return out, fmt.Errorf("deployed, but pruning failed: %w", err)
 		}
 	}
+	rep.Done()
 	if ds.Booted != nil {
 		// An update recorded by upgrade --check is now applied.
 		if det, err := h.Repo.ReadDetachedMetadata(ctx, ds.Booted.Checksum); err == nil && det[CachedManifestDigest] != nil {
@@ -677,6 +698,22 @@ func (h *Host) rebootRequired(digest string) {
 	_ = os.WriteFile(filepath.Join(h.RunDir, RebootRequiredFile), []byte("bootc: Reboot required for image: "+digest+"\n"), 0o644)
 }
 
+// rollbackPlan is the deployment list Rollback writes, in boot order: the rollback
+// deployment first, then the booted one; or, when a rollback is already queued (the
+// rollback boots first), the booted one first again (reverting is then set). The other
+// deployments follow; a staged deployment is left out, so writing the list discards it.
+func rollbackPlan(ds *Deployments) (list []*ostree.Deployment, reverting bool, err error) {
+	if ds.Rollback == nil {
+		return nil, false, ErrNoRollback
+	}
+	if ds.RollbackQueued {
+		list = []*ostree.Deployment{ds.Booted, ds.Rollback}
+	} else {
+		list = []*ostree.Deployment{ds.Rollback, ds.Booted}
+	}
+	return append(list, ds.Other...), ds.RollbackQueued, nil
+}
+
 // Rollback makes the rollback deployment boot next (or reverts a queued rollback). A staged
 // deployment is discarded. No /etc merge happens: each deployment keeps its own /etc.
 func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
@@ -685,17 +722,13 @@ func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	defer h.Sysroot.Unlock()
-	if ds.Rollback == nil {
-		return nil, ErrNoRollback
+	list, reverting, err := rollbackPlan(ds)
+	if err != nil {
+		return nil, err
 	}
-	var list []*ostree.Deployment
-	if ds.RollbackQueued {
-		list = []*ostree.Deployment{ds.Booted, ds.Rollback}
+	if reverting {
 		h.printf("Reverting queued rollback state\n")
-	} else {
-		list = []*ostree.Deployment{ds.Rollback, ds.Booted}
 	}
-	list = append(list, ds.Other...)
 	if err := h.Sysroot.WriteDeployments(ctx, list, ostree.WriteOptions{}); err != nil {
 		return nil, err
 	}

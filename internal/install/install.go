@@ -3,7 +3,6 @@ package install
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"time"
 	"unsafe"
 
 	"go.podman.io/storage/pkg/ioutils"
@@ -121,9 +119,19 @@ func (in *installer) fetchImageInfo(ctx context.Context) error {
 	rep := in.reporter()
 	rep.Start(progress.Task{Name: progress.TaskPulling, Description: "Pulling " + src})
 	po.Progress = func(ev storage.ProgressEvent) {
-		if ev.Layer >= 0 && (ev.Kind == storage.ProgressBytes || ev.Kind == storage.ProgressDone) {
+		if ev.Layer < 0 {
+			return
+		}
+		switch ev.Kind {
+		case storage.ProgressBytes, storage.ProgressDone:
 			rep.Bytes(progress.Subtask{Kind: progress.SubtaskLayer, ID: ev.Digest.String(),
 				Description: "layer " + ev.Digest.Encoded()[:12]}, ev.Fetched, uint64(max(ev.Total, 0)))
+		}
+		// containers-storage applies a fetched layer (seconds for a large one) before it
+		// reports it done.
+		switch ev.Kind {
+		case storage.ProgressApplying, storage.ProgressDone:
+			progress.Status(rep, applyingStatus(ev), uint64(max(ev.Total, 0)), ev.Kind == storage.ProgressApplying)
 		}
 	}
 	img, err := store.Pull(ctx, po)
@@ -265,6 +273,12 @@ func (in *installer) repoConfig() [][2]string {
 		cfg = append(cfg, kv)
 	}
 	return cfg
+}
+
+// applyingStatus is the status shown while containers-storage applies the layer of ev.
+func applyingStatus(ev storage.ProgressEvent) progress.Subtask {
+	return progress.Subtask{Kind: progress.StatusApplying, ID: ev.Digest.String(),
+		Description: fmt.Sprintf("Applying layer %s:%s… (%s)", ev.Digest.Algorithm(), ev.Digest.Encoded()[:12], progress.HumanBytes(uint64(max(ev.Total, 0))))}
 }
 
 // fillTargetStore puts the installed image into the installed system's own
@@ -516,35 +530,11 @@ func injectRootSSHKeys(dep, keys string) error {
 
 // writeAleph writes the install provenance (upstream's .bootc-aleph.json fields).
 func (in *installer) writeAleph(root string, f *deploy.Fetched) error {
-	var uts unix.Utsname
-	_ = unix.Uname(&uts)
-	a := map[string]any{
-		"digest":       f.ManifestDigest,
-		"target-image": in.opts.Target.Imgref.Name,
-		"kernel":       unix.ByteSliceToString(uts.Release[:]),
-		"selinux":      "disabled",
-		"version":      nil,
-		"timestamp":    nil,
-	}
+	a := Aleph{Digest: f.ManifestDigest, TargetImage: in.opts.Target.Imgref.Name, Config: f.Config}
 	if !strings.HasPrefix(in.opts.Source.Imgref.Name, "/tmp") {
-		a["image"] = in.opts.Source.Imgref.Name
+		a.Image = in.opts.Source.Imgref.Name
 	}
-	if c := f.Config; c != nil {
-		if len(c.Config.Labels) > 0 {
-			a["labels"] = c.Config.Labels
-			if v := c.Config.Labels["org.opencontainers.image.version"]; v != "" {
-				a["version"] = v
-			}
-		}
-		if c.Created != nil {
-			a["timestamp"] = c.Created.UTC().Format(time.RFC3339)
-		}
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return ioutils.AtomicWriteFile(filepath.Join(root, AlephFile), b, 0o644)
+	return WriteAleph(root, a)
 }
 
 // fitrim is FITRIM (_IOWR('X', 121, struct fstrim_range)).

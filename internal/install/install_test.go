@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -449,8 +450,22 @@ func TestInstallToFilesystem(t *testing.T) {
 	rootSpec, bootSpec := "LABEL=cfgroot", "LABEL=boot"
 	o := FilesystemOptions{Options: e.options(t, "v1"), Root: root, BootMountSpec: &bootSpec}
 	o.Stateroot = "mine"
+	var events bytes.Buffer
+	jw := progress.NewJSONWriter(&events)
+	o.Progress = jw
 	if err := ToFilesystem(context.Background(), o); err != nil {
 		t.Fatalf("%v\n%s", err, e.out)
+	}
+	if err := jw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// While containers-storage applies each fetched layer, the pulling task shows it.
+	for _, l := range img.Layers {
+		want := fmt.Sprintf(`"bytes":%d,"bytesCached":0,"bytesTotal":%d,"description":"Applying layer sha256:%s… (%s)","id":"%s","subtask":"applying"`,
+			l.Size, l.Size, l.Digest.Encoded()[:12], progress.HumanBytes(uint64(l.Size)), l.Digest)
+		if !strings.Contains(events.String(), want) {
+			t.Errorf("the progress events lack the applying status of layer %s (%s):\n%s", l.Digest, want, events.String())
+		}
 	}
 	for _, p := range []string{root, boot} {
 		var st unix.Statfs_t

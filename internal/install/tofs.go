@@ -123,6 +123,10 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 			return fmt.Errorf("install: installing the bootloader: %w", err)
 		}
 	}
+	// As upstream, on every install: the checks of install finalize.
+	if err := checkDeployments(ctx, root, &FinalizeResult{}); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
 	dirs := []string{root}
 	if s.bootSeparate {
 		dirs = []string{bootDir, root}

@@ -247,6 +247,18 @@ func (j *JSONWriter) Steps(done, total uint64) {
 	j.emit(true)
 }
 
+// Status records a status and sends an event when it begins or ends.
+func (j *JSONWriter) Status(s Subtask, size uint64, active bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.tr.active {
+		return
+	}
+	if _, changed := j.tr.setStatus(s, size, active, j.now()); changed {
+		j.emit(true)
+	}
+}
+
 // Done completes the task and writes the final snapshot.
 func (j *JSONWriter) Done() {
 	j.mu.Lock()

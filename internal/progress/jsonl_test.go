@@ -444,3 +444,40 @@ func TestOpenFD(t *testing.T) {
 		t.Errorf("%d events, want 3: %s", got, data)
 	}
 }
+
+// TestJSONWriterStatus: a status of a pulling task (containers-storage applying a layer)
+// is sent when it begins and when it ends, as a subtask of the ProgressBytes events in
+// progress-v0's shape (complete once bytes equals bytesTotal), outside the task's byte and
+// step counts; it ends with its task at the latest; statuses reach a Multi's reporters.
+func TestJSONWriterStatus(t *testing.T) {
+	var buf syncBuffer
+	w := NewJSONWriter(&buf, WithClock(newClock().Now))
+	r := Multi(w, &recorder{})
+	Status(r, applying, 100, true) // before Start: ignored
+	r.Start(pullTask())
+	r.Bytes(layerSub("l1"), 200, 200)
+	Status(r, applying, 100, true)
+	Status(r, applying, 100, true) // no change: no event
+	Status(r, applying, 100, false)
+	other := Subtask{Kind: StatusApplying, ID: "sha256:ef", Description: "Applying layer sha256:ef…"}
+	Status(r, other, 50, true)
+	r.Done() // ends it
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	status := func(s Subtask, done, total uint64) SubTaskBytes {
+		return SubTaskBytes{Subtask: StatusApplying, ID: s.ID, Description: s.Description, Bytes: done, BytesTotal: total}
+	}
+	want := []any{
+		start(),
+		pulling(0, 0),
+		pulling(200, 1, layer("l1", 200, 200)),
+		pulling(200, 1, layer("l1", 200, 200), status(applying, 0, 100)),
+		pulling(200, 1, layer("l1", 200, 200), status(applying, 100, 100)),
+		pulling(200, 1, layer("l1", 200, 200), status(applying, 100, 100), status(other, 0, 50)),
+		pulling(200, 1, layer("l1", 200, 200), status(applying, 100, 100), status(other, 50, 50)),
+	}
+	data := buf.Bytes()
+	validateStream(t, data)
+	compareEvents(t, decodeEvents(t, data), want)
+}

@@ -25,6 +25,12 @@ const (
 	StepDeploying   = "deploying"
 	StepBoundImages = "bound_images"
 	StepCleanup     = "cleanup"
+	// StatusApplying is containers-storage writing a fetched layer into the store
+	// (decompressing and applying it), a status of the pulling task.
+	StatusApplying = "applying"
+	// StatusStoring is a deployed image being written into containers-storage, a status
+	// of the staging task.
+	StatusStoring = "storing"
 )
 
 // Task describes a long operation.
@@ -78,6 +84,25 @@ type Reporter interface {
 	// Done ends the current task successfully: every subtask is marked
 	// complete.
 	Done()
+}
+
+// StatusReporter is implemented by the reporters that show transient statuses of the
+// running task: work that moves neither bytes nor steps but takes a while, such as
+// containers-storage applying a layer it fetched. A status shows from its beginning to its
+// end (or the end of the task) with the time it has taken; the JSON stream lists it as a
+// subtask of the task's events (for a bytes task, complete when bytes equals bytesTotal),
+// outside the task's byte and step counts.
+type StatusReporter interface {
+	// Status begins (active) or ends the status s; size is the number of bytes it works
+	// on (0: unknown).
+	Status(s Subtask, size uint64, active bool)
+}
+
+// Status reports a status to r if it shows statuses.
+func Status(r Reporter, s Subtask, size uint64, active bool) {
+	if sr, ok := r.(StatusReporter); ok {
+		sr.Status(s, size, active)
+	}
 }
 
 // Nop is a Reporter that discards everything.
@@ -144,6 +169,12 @@ func (m multi) Step(s Subtask) {
 func (m multi) Steps(done, total uint64) {
 	for _, r := range m {
 		r.Steps(done, total)
+	}
+}
+
+func (m multi) Status(s Subtask, size uint64, active bool) {
+	for _, r := range m {
+		Status(r, s, size, active)
 	}
 }
 

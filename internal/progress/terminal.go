@@ -193,6 +193,43 @@ func (t *Terminal) Steps(done, total uint64) {
 	}
 }
 
+// Status shows a status of the running task: on a terminal a line under the task's bar
+// with the time it has taken so far, otherwise a line when it begins and one when it ends.
+func (t *Terminal) Status(s Subtask, size uint64, active bool) {
+	if t.mode == modeQuiet {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.tr.active {
+		return
+	}
+	st, changed := t.tr.setStatus(s, size, active, t.now())
+	if !changed {
+		return
+	}
+	switch t.mode {
+	case modePlain:
+		if active {
+			t.printf("%s: %s", t.shortLabel(), describe(s))
+			t.lastLine = t.now()
+		} else {
+			t.printf("  %s: done in %s", describe(st.Subtask), HumanDuration(t.now().Sub(st.started)))
+		}
+	case modeBars:
+		k := keyOf(s)
+		if active {
+			t.bars[k] = t.prog.New(0, mpb.SpinnerStyle(), mpb.BarWidth(1), mpb.BarRemoveOnComplete(),
+				mpb.PrependDecorators(decor.Name(" └ "+describe(s)+" ", decor.WCSyncWidthR)),
+				mpb.AppendDecorators(decor.NewElapsed(decor.ET_STYLE_GO, time.Now())),
+			)
+		} else if b := t.bars[k]; b != nil {
+			b.SetTotal(-1, true)
+			delete(t.bars, k)
+		}
+	}
+}
+
 // Done ends the task and prints its summary.
 func (t *Terminal) Done() {
 	if t.mode == modeQuiet {
@@ -245,7 +282,7 @@ func (t *Terminal) statusLine() string {
 	bytesDone, bytesTotal, stepsDone, stepsTotal := t.tr.counters()
 	var parts []string
 	if stepsTotal > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d", stepsDone, stepsTotal))
+		parts = append(parts, stepCounter(stepsDone, stepsTotal, false))
 	}
 	if t.tr.isBytes() {
 		if bytesTotal > 0 {
@@ -293,7 +330,9 @@ func (t *Terminal) startBars() {
 	t.top = t.prog.New(int64(stepsTotal), mpb.BarStyle(), mpb.BarWidth(barWidth),
 		mpb.PrependDecorators(decor.Name(t.shortLabel()+" ", decor.WCSyncWidthR)),
 		mpb.AppendDecorators(
-			decor.CountersNoUnit("%d/%d"),
+			decor.Any(func(st decor.Statistics) string {
+				return stepCounter(uint64(max(st.Current, 0)), uint64(max(st.Total, 0)), st.Completed)
+			}),
 			decor.Any(func(decor.Statistics) string {
 				if p := cur.Load(); p != nil && *p != "" {
 					return " " + *p
@@ -338,6 +377,20 @@ func (t *Terminal) updateByteBar(sub *byteSub, isNew, completed bool) {
 		b.SetTotal(int64(sub.total), false)
 	}
 	b.SetCurrent(int64(sub.done))
+}
+
+// stepCounter renders the steps of a task: "DONE/TOTAL" once the total is known, and
+// "DONE/…" while it is not (a task counting the layers it fetches learns their number as it
+// goes), never a step above the total (a total found too small grows with the steps). A
+// completed task shows "DONE/DONE".
+func stepCounter(done, total uint64, completed bool) string {
+	switch {
+	case completed:
+		total = max(total, done)
+	case total == 0:
+		return fmt.Sprintf("%d/…", done)
+	}
+	return fmt.Sprintf("%d/%d", done, max(total, done))
 }
 
 // barWidth is the width of the bar itself; decorators take the rest.

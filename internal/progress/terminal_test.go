@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -324,4 +325,128 @@ func TestSetup(t *testing.T) {
 
 func dupFD(f *os.File) (int, error) {
 	return syscall.Dup(int(f.Fd()))
+}
+
+// TestStepCounter: before the total is known the counter reads "DONE/…", never "0/0" or
+// "1/0"; a count above the total shows the count as the total.
+func TestStepCounter(t *testing.T) {
+	for _, c := range []struct {
+		done, total uint64
+		completed   bool
+		want        string
+	}{
+		{0, 0, false, "0/…"},
+		{1, 0, false, "1/…"},
+		{1, 3, false, "1/3"},
+		{3, 3, false, "3/3"},
+		{4, 3, false, "4/4"},
+		{2, 0, true, "2/2"},
+		{0, 0, true, "0/0"},
+	} {
+		if got := stepCounter(c.done, c.total, c.completed); got != c.want {
+			t.Errorf("stepCounter(%d, %d, %v) = %q, want %q", c.done, c.total, c.completed, got, c.want)
+		}
+	}
+}
+
+// stepRatio matches a step counter "DONE/TOTAL" of the top bar.
+var stepRatio = regexp.MustCompile(`(\d+)/(\d+)\b`)
+
+// TestTerminalBarsTotalUnknown: a pulling task that does not know how many layers it
+// fetches (install, switch: Task.StepsTotal 0) shows "DONE/…" while it runs, never a
+// counter above its total such as "0/0" or "1/0"; a plain line never shows one either.
+func TestTerminalBarsTotalUnknown(t *testing.T) {
+	var buf syncBuffer
+	term := NewTerminal(&buf, TerminalOptions{TTY: boolPtr(true)})
+	term.Start(Task{Name: TaskPulling, Description: "Pulling x"})
+	term.Bytes(layerSub("l1"), 50, 100)
+	time.Sleep(400 * time.Millisecond) // mpb redraws every 150 ms
+	term.Bytes(layerSub("l1"), 100, 100)
+	term.Bytes(layerSub("l2"), 10, 100)
+	time.Sleep(400 * time.Millisecond)
+	term.Bytes(layerSub("l2"), 100, 100)
+	term.Done()
+	if err := term.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, m := range stepRatio.FindAllStringSubmatch(out, -1) {
+		var done, total int
+		fmt.Sscan(m[1], &done)
+		fmt.Sscan(m[2], &total)
+		if done > total || total == 0 && done == 0 {
+			t.Errorf("the bars show the counter %q:\n%q", m[0], out)
+		}
+	}
+	for _, w := range []string{"0/…", "1/…", "2/2"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the bars never show %q:\n%q", w, out)
+		}
+	}
+
+	clock := newClock()
+	var plain syncBuffer
+	term = NewTerminal(&plain, TerminalOptions{TTY: boolPtr(false), LineInterval: time.Second, Now: clock.Now})
+	term.Start(Task{Name: TaskPulling, Description: "Pulling x", StepsTotal: 1})
+	term.Bytes(layerSub("l1"), 100, 100)
+	clock.Advance(2 * time.Second)
+	term.Bytes(layerSub("l2"), 50, 100)
+	clock.Advance(2 * time.Second)
+	term.Bytes(layerSub("l2"), 100, 100)
+	clock.Advance(2 * time.Second)
+	term.Bytes(layerSub("l3"), 1, 100)
+	term.Done()
+	if s := plain.String(); strings.Contains(s, "2/1") || !strings.Contains(s, "Fetching layers: 2/2, ") {
+		t.Errorf("plain lines:\n%s", s)
+	}
+}
+
+// applying is a layer being applied by containers-storage, as install reports it.
+var applying = Subtask{Kind: StatusApplying, ID: "sha256:abcd", Description: "Applying layer sha256:abcd… (229.00 MiB)"}
+
+// TestTerminalStatus: a status (containers-storage applying a fetched layer) shows while it
+// runs, with the time it took when it ends (plain lines) or its elapsed time under the bars,
+// and counts neither in the fetched bytes nor in the steps.
+func TestTerminalStatus(t *testing.T) {
+	clock := newClock()
+	var buf syncBuffer
+	term := NewTerminal(&buf, TerminalOptions{TTY: boolPtr(false), LineInterval: time.Hour, Now: clock.Now})
+	term.Status(applying, 229<<20, true) // before Start: ignored
+	term.Start(Task{Name: TaskPulling, Description: "Pulling x"})
+	term.Bytes(layerSub("l1"), 100, 100)
+	term.Status(applying, 229<<20, true)
+	clock.Advance(5 * time.Second)
+	term.Status(applying, 229<<20, true) // already shown: nothing
+	term.Status(applying, 229<<20, false)
+	term.Status(applying, 229<<20, false) // already ended: nothing
+	term.Done()
+	want := strings.Join([]string{
+		"Pulling x",
+		"  layer: l1 (100 B)",
+		"Fetching layers: Applying layer sha256:abcd… (229.00 MiB)",
+		"  Applying layer sha256:abcd… (229.00 MiB): done in 5 seconds",
+		"Fetched layers: 100 B in 5 seconds (20 B/s)",
+	}, "\n") + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+
+	var bars syncBuffer
+	term = NewTerminal(&bars, TerminalOptions{TTY: boolPtr(true)})
+	term.Start(Task{Name: TaskPulling, Description: "Pulling x"})
+	term.Bytes(layerSub("l1"), 100, 100)
+	term.Status(applying, 229<<20, true)
+	time.Sleep(1200 * time.Millisecond)
+	term.Status(applying, 229<<20, false)
+	term.Done()
+	if err := term.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := bars.String()
+	if !strings.Contains(out, "Applying layer sha256:abcd… (229.00 MiB)") || !regexp.MustCompile(`Applying layer sha256:abcd… \(229\.00 MiB\) .*1s`).MatchString(out) {
+		t.Errorf("the bars do not show the status with its elapsed time:\n%q", out)
+	}
+	if !strings.Contains(out, "Fetched layers: 100 B in ") {
+		t.Errorf("the status counted in the fetched bytes:\n%q", out)
+	}
 }

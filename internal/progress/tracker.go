@@ -18,6 +18,15 @@ type stepSub struct {
 	completed bool
 }
 
+// statusSub is a transient status (see [StatusReporter]): shown while it runs, listed in
+// the JSON events, never counted in the task's bytes or steps.
+type statusSub struct {
+	Subtask
+	size    uint64
+	started time.Time
+	done    bool
+}
+
 // tracker holds the state of the current task; sinks embed one and guard it
 // with their own mutex.
 type tracker struct {
@@ -31,6 +40,9 @@ type tracker struct {
 	steps   []*stepSub
 	stepIdx map[subKey]int
 	running int // index into steps of the running step, or -1
+
+	statuses  []*statusSub
+	statusIdx map[subKey]int
 
 	explicitDone  bool
 	explicitTotal bool
@@ -46,7 +58,30 @@ func (t *tracker) start(task Task, now time.Time) {
 		byteIdx: map[subKey]int{},
 		stepIdx: map[subKey]int{},
 		running: -1,
+
+		statusIdx: map[subKey]int{},
 	}
+}
+
+// setStatus begins (active) or ends the status s of size bytes (0: unknown). It returns
+// the status and whether this call changed it: a status begins once, and ends once.
+func (t *tracker) setStatus(s Subtask, size uint64, active bool, now time.Time) (*statusSub, bool) {
+	k := keyOf(s)
+	if i, ok := t.statusIdx[k]; ok {
+		st := t.statuses[i]
+		if active || st.done {
+			return st, false
+		}
+		st.done = true
+		return st, true
+	}
+	if !active {
+		return nil, false
+	}
+	st := &statusSub{Subtask: s, size: size, started: now}
+	t.statusIdx[k] = len(t.statuses)
+	t.statuses = append(t.statuses, st)
+	return st, true
 }
 
 // isBytes reports whether the task reports bytes (ProgressBytes events).
@@ -124,6 +159,9 @@ func (t *tracker) finish() {
 	for _, s := range t.steps {
 		s.completed = true
 	}
+	for _, s := range t.statuses {
+		s.done = true
+	}
 	t.running = -1
 	if t.explicitDone && t.explicitTotal && t.stepsDone < t.stepsTotal {
 		t.stepsDone = t.stepsTotal
@@ -179,6 +217,13 @@ func (t *tracker) event() any {
 				Subtask:     b.Kind,
 			})
 		}
+		for _, st := range t.statuses {
+			var done uint64
+			if st.done {
+				done = st.size
+			}
+			subs = append(subs, SubTaskBytes{Bytes: done, BytesTotal: st.size, Description: st.Description, ID: st.ID, Subtask: st.Kind})
+		}
 		return &ProgressBytesEvent{
 			Bytes:       bytesDone,
 			BytesCached: t.task.BytesCached,
@@ -201,6 +246,9 @@ func (t *tracker) event() any {
 			ID:          s.ID,
 			Subtask:     s.Kind,
 		})
+	}
+	for _, st := range t.statuses {
+		subs = append(subs, SubTaskStep{Completed: st.done, Description: st.Description, ID: st.ID, Subtask: st.Kind})
 	}
 	return &ProgressStepsEvent{
 		Description: t.task.Description,
