@@ -25,17 +25,7 @@ import (
 // to-disk` and boots; in the guest it is switched to a derived image of it (one layer on
 // top, as `podman build FROM` makes), which boots next.
 func TestNativeImageBoot(t *testing.T) {
-	requireE2E(t)
-	qemu := requireQemu(t)
-	testStart := time.Now()
-	work := t.TempDir()
-	checkNoLeftovers(t, work)
-	tm := &timings{}
-	t.Cleanup(func() {
-		tm.add("total %s", time.Since(testStart).Round(time.Second))
-		tm.log(t)
-		keepLogs(t, work)
-	})
+	qemu, work, tm := startVMTest(t)
 	imgs := testimage.Build(t)
 
 	start := time.Now()

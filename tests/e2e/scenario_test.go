@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
@@ -44,6 +46,52 @@ func requireE2E(t *testing.T) {
 			t.Fatalf("%s is missing (make deps installs it): %v", tool, err)
 		}
 	}
+}
+
+// startVMTest starts a VM test: it returns qemu, a work directory checked for leftover
+// qemu, mounts and loop devices at the end, and the timings logged at the end (with the
+// logs kept when the test failed).
+func startVMTest(t *testing.T) (qemu, work string, tm *timings) {
+	t.Helper()
+	requireE2E(t)
+	qemu = requireQemu(t)
+	testStart := time.Now()
+	work = t.TempDir()
+	checkNoLeftovers(t, work)
+	tm = &timings{}
+	t.Cleanup(func() {
+		tm.add("total %s", time.Since(testStart).Round(time.Second))
+		tm.log(t)
+		keepLogs(t, work)
+	})
+	return qemu, work, tm
+}
+
+// newLayoutStepsDisk makes the steps disk of a VM test under work: a copy of the test
+// images' layout plus the image v4 derives (its digest is returned), with the tag stable
+// on v2 and no steps yet.
+func newLayoutStepsDisk(t *testing.T, imgs *testimage.Images, work string, v4 deriveSpec) (*stepsDisk, digest.Digest) {
+	t.Helper()
+	src := filepath.Join(work, "steps-src")
+	lay := ociLayout(filepath.Join(src, "oci"))
+	if err := copyLayout(imgs.Layout, string(lay)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := lay.derive(v4)
+	if err != nil {
+		t.Fatalf("deriving %s: %v", v4.tag, err)
+	}
+	if err := lay.moveTag("stable", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "step.sh"), []byte("echo no steps yet\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	steps := newStepsDisk(t, src, filepath.Join(work, "steps.img"), filepath.Join(work, "steps-mnt"))
+	if err := os.RemoveAll(src); err != nil {
+		t.Fatal(err)
+	}
+	return steps, d
 }
 
 // timings collects the durations the test reports at its end.
@@ -355,17 +403,7 @@ const (
 // rolled back, power-cut during an upgrade's import, store write and finalization, upgraded
 // and switched with --download-only, reset into a new stateroot, rebooting in between; every step is checked on the serial console and on the disk.
 func TestBootScenario(t *testing.T) {
-	requireE2E(t)
-	qemu := requireQemu(t)
-	testStart := time.Now()
-	work := t.TempDir()
-	checkNoLeftovers(t, work)
-	tm := &timings{}
-	t.Cleanup(func() {
-		tm.add("total %s", time.Since(testStart).Round(time.Second))
-		tm.log(t)
-		keepLogs(t, work)
-	})
+	qemu, work, tm := startVMTest(t)
 
 	start := time.Now()
 	imgs := testimage.Build(t)
@@ -379,26 +417,8 @@ func TestBootScenario(t *testing.T) {
 	// The steps disk: a copy of the layout with v4 (v3 plus 96 MiB of random files, so
 	// that an upgrade to it runs long enough to be cut) and the tag stable.
 	start = time.Now()
-	src := filepath.Join(work, "steps-src")
-	lay := ociLayout(filepath.Join(src, "oci"))
-	if err := copyLayout(imgs.Layout, string(lay)); err != nil {
-		t.Fatal(err)
-	}
-	v4, err := lay.derive(deriveSpec{from: "v3", tag: "v4", version: "4",
+	steps, v4 := newLayoutStepsDisk(t, imgs, work, deriveSpec{from: "v3", tag: "v4", version: "4",
 		created: time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC), randomMiB: 96, smallFiles: 4000})
-	if err != nil {
-		t.Fatalf("deriving v4: %v", err)
-	}
-	if err := lay.moveTag("stable", "v2"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "step.sh"), []byte("echo no steps yet\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	steps := newStepsDisk(t, src, filepath.Join(work, "steps.img"), filepath.Join(work, "steps-mnt"))
-	if err := os.RemoveAll(src); err != nil {
-		t.Fatal(err)
-	}
 	tm.add("steps disk (layout copy, v4 %s) %s", v4.Encoded()[:12], time.Since(start).Round(100*time.Millisecond))
 
 	vm := vmConfig{qemu: qemu, disk: diskImg, steps: steps.image, dir: work}

@@ -31,28 +31,19 @@ chmod 0755 /etc/grub.d/14_bootc_e2e_pause`
 
 // TestUEFISecureBootGrub is the UEFI proof: v1 installed with `bootc install to-disk
 // --bootloader grub`, booted in qemu under OVMF with Secure Boot enforcing (Debian's
-// signed shim, GRUB and kernel), switched to v2 (staged, finalized at shutdown), upgraded
-// to v3, rolled back to v2, then power-cut while libostree's GRUB backend writes the menu
-// of a switch to v1 at its finalization; after each change the host reads the GRUB menu on the disk and
-// checks that its default entry is the deployment libostree boots next. The same disk then
-// boots on BIOS (SeaBIOS) through GRUB's core image in the BIOS boot partition.
+// signed shim, GRUB and kernel), switched to v2 (staged, finalized at shutdown), rolled back
+// to v1, power-cut while libostree's GRUB backend writes the menu of a switch to v3 at its
+// finalization, switched to v3 again and upgraded to v4. After each change the host reads
+// the GRUB menu on the disk and checks that its default entry is the deployment libostree
+// boots next. The same disk then boots on BIOS (SeaBIOS) through GRUB's core image in the
+// BIOS boot partition.
 func TestUEFISecureBootGrub(t *testing.T) {
-	requireE2E(t)
-	qemu := requireQemu(t)
+	qemu, work, tm := startVMTest(t)
 	for _, f := range []string{ovmfCodeSecBoot, ovmfVarsMS} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("OVMF firmware (Debian's ovmf, which make deps installs): %v", err)
 		}
 	}
-	testStart := time.Now()
-	work := t.TempDir()
-	checkNoLeftovers(t, work)
-	tm := &timings{}
-	t.Cleanup(func() {
-		tm.add("total %s", time.Since(testStart).Round(time.Second))
-		tm.log(t)
-		keepLogs(t, work)
-	})
 	imgs := testimage.Build(t)
 
 	diskImg := filepath.Join(work, "disk.raw")
@@ -60,21 +51,8 @@ func TestUEFISecureBootGrub(t *testing.T) {
 	tm.add("install v1 with GRUB %s", took.Round(100*time.Millisecond))
 	tm.add("partitions: %s", partitionSizes(t, diskImg))
 
-	src := filepath.Join(work, "steps-src")
-	lay := ociLayout(filepath.Join(src, "oci"))
-	if err := copyLayout(imgs.Layout, string(lay)); err != nil {
-		t.Fatal(err)
-	}
-	if err := lay.moveTag("stable", "v2"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "step.sh"), []byte("echo no steps yet\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	steps := newStepsDisk(t, src, filepath.Join(work, "steps.img"), filepath.Join(work, "steps-mnt"))
-	if err := os.RemoveAll(src); err != nil {
-		t.Fatal(err)
-	}
+	steps, _ := newLayoutStepsDisk(t, imgs, work, deriveSpec{from: "v3", tag: "v4", version: "4",
+		created: time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC)})
 
 	vars := filepath.Join(work, "OVMF_VARS.fd")
 	if err := copyFile(ovmfVarsMS, vars); err != nil {
@@ -111,55 +89,66 @@ func TestUEFISecureBootGrub(t *testing.T) {
 	ds = sc.onDisk()
 	sc.expectDiskVersions(ds, "the switch's finalization", "2", "1")
 
-	// 2. v2 boots; stable moves to v3; bootc upgrade, finalized at the reboot.
-	res = sc.boot("uefi-v2-upgrade", "v3", "2", stepScript("uefi-v2-upgrade",
+	// 2. v2 boots; bootc rollback rewrites the menu at once (v1 and v2 differ in their
+	// kernel arguments, so libostree writes a new boot version).
+	res = sc.boot("uefi-v2-rollback", "", "2", stepScript("uefi-v2-rollback",
+		secureBootStep,
+		"run bootc rollback",
+		"status after",
+		"finish reboot"), bootOptions{})
+	expectSecureBoot(res)
+	if hs := sc.expectStatus(res, "after", "2", "", "1"); !hs.Status.RollbackQueued {
+		sc.fatalf("after bootc rollback: rollbackQueued is false\n%s", res.out["status-after.json"])
+	}
+	ds = sc.onDisk()
+	sc.expectDiskVersions(ds, "the rollback", "1", "2")
+
+	// 3. v1 boots again. stable moves to v3; a switch to it is staged, and the power is cut
+	// while its finalization at shutdown writes the menu.
+	res = sc.boot("uefi-v1-menu-cut", "v3", "1", stepScript("uefi-v1-menu-cut",
+		"status booted",
+		grubPauseSteps,
+		"run bootc switch --transport oci "+stable,
+		"status after",
+		`echo "E2E-MENUCUT-START"`,
+		"finish poweroff"), bootOptions{kill: func(line string) bool { return strings.Contains(line, "E2E-GRUB-WRITING") }})
+	sc.expectStatus(res, "booted", "1", "", "2")
+	sc.expectStatus(res, "after", "1", "3", "2")
+	sc.expectPowerCut(res, "E2E-MENUCUT-START", "the write of the GRUB menu at finalization")
+	ds = sc.onDisk()
+	sc.expectDiskVersions(ds, "the power cut during the menu write", "1", "2")
+
+	// 4. The previous menu boots v1, fsck clean; without the pause the switch to v3 is
+	// staged again and finalized at the reboot.
+	res = sc.boot("uefi-after-menu-cut", "", "1", stepScript("uefi-after-menu-cut",
+		secureBootStep,
+		"rm -f /etc/grub.d/14_bootc_e2e_pause",
+		"status booted",
+		"run ostree fsck",
+		"run bootc switch --transport oci "+stable,
+		"status after",
+		"finish reboot"), bootOptions{})
+	expectSecureBoot(res)
+	sc.expectStatus(res, "booted", "1", "", "2")
+	sc.expectFsckClean(res, "after the power cut during the GRUB menu write")
+	sc.expectStatus(res, "after", "1", "3", "2")
+	ds = sc.onDisk()
+	sc.expectDiskVersions(ds, "the switch's finalization after the cut", "3", "1")
+
+	// 5. v3 boots; stable moves to v4; bootc upgrade, finalized at the reboot.
+	res = sc.boot("uefi-v3-upgrade", "v4", "3", stepScript("uefi-v3-upgrade",
 		secureBootStep,
 		"run bootc upgrade",
 		"status after",
 		"finish reboot"), bootOptions{})
 	expectSecureBoot(res)
-	sc.expectStatus(res, "after", "2", "3", "1")
+	sc.expectStatus(res, "after", "3", "4", "1")
 	ds = sc.onDisk()
-	sc.expectDiskVersions(ds, "the upgrade's finalization", "3", "2")
-
-	// 3. v3 boots; bootc rollback. (v2 and v3 share their kernel and arguments, so
-	// libostree keeps the boot version and the menu and swaps the deployments' boot links.)
-	res = sc.boot("uefi-v3-rollback", "", "3", stepScript("uefi-v3-rollback",
-		"run bootc rollback",
-		"status after",
-		"finish reboot"), bootOptions{})
-	ds = sc.onDisk()
-	sc.expectDiskVersions(ds, "the rollback", "2", "3")
-
-	// 4. v2 boots; a switch to v1 (other kernel arguments: a new boot version and menu) is
-	// staged, and the power is cut while its finalization at shutdown writes the menu.
-	res = sc.boot("uefi-v2-menu-cut", "", "2", stepScript("uefi-v2-menu-cut",
-		"status booted",
-		grubPauseSteps,
-		"run bootc switch --transport oci "+stepsLayoutInGuest+":v1",
-		"status after",
-		`echo "E2E-MENUCUT-START"`,
-		"finish poweroff"), bootOptions{kill: func(line string) bool { return strings.Contains(line, "E2E-GRUB-WRITING") }})
-	sc.expectStatus(res, "booted", "2", "", "3")
-	sc.expectStatus(res, "after", "2", "1", "3")
-	sc.expectPowerCut(res, "E2E-MENUCUT-START", "the write of the GRUB menu at finalization")
-	ds = sc.onDisk()
-	sc.expectDiskVersions(ds, "the power cut during the menu write", "2", "3")
-
-	// 5. The previous menu boots v2, fsck clean; the pause goes.
-	res = sc.boot("uefi-after-menu-cut", "", "2", stepScript("uefi-after-menu-cut",
-		secureBootStep,
-		"rm -f /etc/grub.d/14_bootc_e2e_pause",
-		"status booted",
-		"run ostree fsck",
-		"finish poweroff"), bootOptions{})
-	expectSecureBoot(res)
-	sc.expectStatus(res, "booted", "2", "", "3")
-	sc.expectFsckClean(res, "after the power cut during the GRUB menu write")
+	sc.expectDiskVersions(ds, "the upgrade's finalization", "4", "3")
 
 	// 6. The same disk on BIOS: SeaBIOS, boot.img, the core image, the same menu.
 	sc.vm.uefiVars = ""
-	res = sc.boot("bios-grub", "", "2", stepScript("bios-grub",
+	res = sc.boot("bios-grub", "", "4", stepScript("bios-grub",
 		secureBootStep,
 		"finish poweroff"), bootOptions{})
 	if v, _ := res.r.stepValue("E2E-SECUREBOOT"); v != "none" {
