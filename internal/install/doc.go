@@ -60,8 +60,10 @@
 //     menu in boot/loader/grub.cfg (libostree's entries, from the image's ostree admin
 //     instutil grub2-generate in the chroot), boot/grub/grub.cfg -> ../loader/grub.cfg,
 //     the i386-pc modules and a core image from the image's grub-mkimage; for UEFI, the
-//     image's signed shim as EFI/BOOT/BOOTX64.EFI (the removable-media path: firmware boots
-//     it without a boot entry, and a disk image carries no firmware variables), the signed
+//     image's signed shim as EFI/BOOT/BOOTX64.EFI (the removable-media path, which every
+//     UEFI firmware boots without a boot entry; install registers none, on real disks
+//     either: a disk image carries no firmware variables, and the variables of the machine
+//     running the install are not those of the machine that will boot the disk), the signed
 //     GRUB and MokManager beside it, and EFI/BOOT/grub.cfg, which finds /boot by UUID and
 //     reads its menu. Then sysroot.bootloader=grub2: from then on libostree rewrites the
 //     menu at every deployment, finalization and rollback (grub-mkconfig on the booted
