@@ -111,7 +111,11 @@ func TestSwitchRefusesHugeLayerClaim(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "oci")
 	h.bootc(t, "switch", "--quiet", "--transport", "oci", writeOCI(t, layout, "v1", bootableImage("1")))
 	ref := writeOCI(t, layout, "v2", withFiles(bootableImage("2"), file("usr/lib/new", "new")))
-	claimLastLayerSize(t, layout, "v2", 999<<40)
+	layer := claimLastLayerSize(t, layout, "v2", 999<<40)
+	// As upstream's test, whose huge layer has no blob: the check comes before any fetch.
+	if err := os.Remove(filepath.Join(layout, "blobs", strings.Replace(layer, ":", "/", 1))); err != nil {
+		t.Fatal(err)
+	}
 	before := h.fullState(t)
 	code, out, errs := h.try(t, "switch", "--quiet", "--transport", "oci", ref)
 	checkOneLineError(t, code, out, errs, "Insufficient free space", "(999.00 TiB)")
@@ -124,8 +128,8 @@ func TestSwitchRefusesHugeLayerClaim(t *testing.T) {
 }
 
 // claimLastLayerSize rewrites the manifest of tag in the OCI layout so that its last layer
-// claims size bytes (the blob itself is unchanged).
-func claimLastLayerSize(t *testing.T, layout, tag string, size int64) {
+// claims size bytes (the blob itself is unchanged); it returns that layer's digest.
+func claimLastLayerSize(t *testing.T, layout, tag string, size int64) string {
 	t.Helper()
 	indexPath := filepath.Join(layout, "index.json")
 	var index map[string]any
@@ -139,7 +143,8 @@ func claimLastLayerSize(t *testing.T, layout, tag string, size int64) {
 		var man map[string]any
 		readJSON(t, blob(desc["digest"].(string)), &man)
 		layers := man["layers"].([]any)
-		layers[len(layers)-1].(map[string]any)["size"] = size
+		last := layers[len(layers)-1].(map[string]any)
+		last["size"] = size
 		b, err := json.Marshal(man)
 		if err != nil {
 			t.Fatal(err)
@@ -156,9 +161,10 @@ func claimLastLayerSize(t *testing.T, layout, tag string, size int64) {
 		if err := os.WriteFile(indexPath, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return
+		return last["digest"].(string)
 	}
 	t.Fatalf("no tag %s in %s", tag, layout)
+	return ""
 }
 
 func readJSON(t *testing.T, path string, v any) {

@@ -153,7 +153,21 @@ type testRegistry struct {
 // startRegistry starts a registry and points containers/image's registries.conf at it.
 func startRegistry(t *testing.T) *testRegistry {
 	t.Helper()
-	reg := storagetest.StartRegistry(t)
+	return useRegistry(t, storagetest.StartRegistry(t))
+}
+
+// startAuthRegistry is startRegistry for a registry that requires basic authentication as
+// user with password; the test's own pushes authenticate.
+func startAuthRegistry(t *testing.T, user, password string) *testRegistry {
+	t.Helper()
+	r := useRegistry(t, storagetest.StartAuthRegistry(t, user, password))
+	r.sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: password}
+	return r
+}
+
+// useRegistry points containers/image's registries.conf at reg.
+func useRegistry(t *testing.T, reg *storagetest.Registry) *testRegistry {
+	t.Helper()
 	work := t.TempDir()
 	conf, err := reg.RegistriesConf(work)
 	if err != nil {

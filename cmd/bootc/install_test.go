@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,6 +189,50 @@ func TestInstallToFilesystemCLI(t *testing.T) {
 	// later prune by refs; install used to write none.
 	if refs := ostreetest.CLI(t, "--repo="+filepath.Join(root, "ostree/repo"), "refs"); !regexp.MustCompile(`(?m)^ostree/[01]/[01]/0$`).MatchString(refs) {
 		t.Errorf("no deployment ref after install:\n%s", refs)
+	}
+}
+
+// TestInstallKargDelete (upstream tmt 40): install to-filesystem --karg-delete removes
+// kernel arguments the image's kargs.d and its install configuration add: a bare key
+// removes the argument whatever its value (localtestkarg=somevalue, foo=bar), KEY=VALUE only
+// that exact argument; the boot entry keeps the others.
+func TestInstallKargDelete(t *testing.T) {
+	e := newInstallEnv(t)
+	img := installtest.WriteImage(t, e.layout, "v1", "1", installtest.BaseLayer("1"),
+		installtest.ConfigLayer([]string{"localtestkarg=somevalue", "keep.me=1", "exact=2"}, "[install]\nkargs = [\"foo=bar\"]\n"))
+	root := ostreetest.TmpfsDir(t, 256)
+	code, out, errs := bootc(t, "--storage-root", e.storage, "install", "to-filesystem", "--source-imgref", img.Reference(),
+		"--root-mount-spec", "LABEL=root", "--bootloader", "none", "--skip-finalize",
+		"--karg-delete", "localtestkarg", "--karg-delete", "foo", "--karg-delete", "exact=3", root)
+	if code != 0 {
+		t.Fatalf("install: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	entries, _ := filepath.Glob(filepath.Join(root, "boot/loader/entries/*.conf"))
+	if len(entries) != 1 {
+		t.Fatalf("boot entries: %v", entries)
+	}
+	b, err := os.ReadFile(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var options []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "options "); ok {
+			options = strings.Fields(rest)
+		}
+	}
+	for _, tc := range []struct {
+		arg  string
+		want bool
+	}{{"localtestkarg=somevalue", false}, {"foo=bar", false}, {"keep.me=1", true}, {"exact=2", true}, {"root=LABEL=root", true}} {
+		if got := slices.Contains(options, tc.arg); got != tc.want {
+			t.Errorf("boot entry options contain %s: %v, want %v\n%s", tc.arg, got, tc.want, b)
+		}
+	}
+	for _, o := range options {
+		if strings.HasPrefix(o, "localtestkarg") || strings.HasPrefix(o, "foo") {
+			t.Errorf("boot entry options still have %s:\n%s", o, b)
+		}
 	}
 }
 

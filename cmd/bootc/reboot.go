@@ -13,9 +13,18 @@ import (
 // errApplyOffline refuses --apply on a sysroot that is not the running system.
 var errApplyOffline = errors.New("--apply reboots the running system, but this sysroot is not the booted one; run without --apply (an offline sysroot boots its new default deployment the next time it is started)")
 
+// What --apply reads of the running system, and the reboot itself; tests replace them (as
+// geteuid) to check when a verb reboots without rebooting the machine.
+var (
+	isBootedSysroot    = func(h *deploy.Host) bool { return h.Sysroot.IsBooted() }
+	bootedMarkerExists = func() bool { _, err := os.Stat(BootedMarker); return err == nil }
+	hasStaged          = hasStagedDeployment
+	rebootSystem       = startReboot
+)
+
 // checkApply is called before any work: --apply needs the booted system.
 func checkApply(h *deploy.Host, apply bool) error {
-	if apply && !h.Sysroot.IsBooted() {
+	if apply && !isBootedSysroot(h) {
 		return errApplyOffline
 	}
 	return nil
@@ -26,15 +35,16 @@ func maybeReboot(d *Deps, apply, changed bool) error {
 	if !apply || !changed {
 		return nil
 	}
-	if _, err := os.Stat(BootedMarker); err != nil {
+	if !bootedMarkerExists() {
 		return errors.New("--apply only works on a booted system; the offline sysroot boots the new deployment next time it is started")
 	}
 	fmt.Fprintln(d.Out, "Rebooting the system")
 	return rebootSystem()
 }
 
-// hasStaged reports whether the host has a staged deployment (which --apply reboots into).
-func hasStaged(h *deploy.Host) bool {
+// hasStagedDeployment reports whether the host has a staged deployment (which --apply
+// reboots into).
+func hasStagedDeployment(h *deploy.Host) bool {
 	s := h.Sysroot.Staged()
 	if s == nil {
 		return false
@@ -43,8 +53,8 @@ func hasStaged(h *deploy.Host) bool {
 	return true
 }
 
-// rebootSystem asks systemd (over D-Bus, as `systemctl reboot` does) to start reboot.target.
-func rebootSystem() error {
+// startReboot asks systemd (over D-Bus, as `systemctl reboot` does) to start reboot.target.
+func startReboot() error {
 	conn, err := dbus.ConnectSystemBus()
 	if err != nil {
 		return fmt.Errorf("rebooting: connecting to the system bus: %w", err)

@@ -108,7 +108,8 @@ func TestInternalsFsck(t *testing.T) {
 }
 
 // TestUpgradeTag (upstream tmt 39): upgrade --tag moves the tracked reference to another tag
-// of the same image and deploys it; the spec then names the new tag.
+// of the same image and deploys it; the spec then names the new tag; upgrade --check --tag
+// before it reports the other tag's image as an update without changing anything.
 func TestUpgradeTag(t *testing.T) {
 	h := newTestHost(t)
 	spec := storagetest.ImageSpec{Layers: [][]storagetest.File{installtest.BaseLayer("1"), {dir("usr"), dir("usr/share"), file("usr/share/version", "1")}},
@@ -116,6 +117,14 @@ func TestUpgradeTag(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "oci")
 	h.bootc(t, "switch", "--transport", "oci", writeOCI(t, layout, "v1", spec))
 	v2 := writeOCI(t, layout, "v2", withFiles(spec, file("usr/share/version", "2")))
+	// upgrade --check --tag v2 finds the other tag and changes nothing.
+	before := h.fullState(t)
+	if out, _ := h.bootc(t, "upgrade", "--check", "--tag", "v2"); !strings.Contains(out, "Update available for: ostree-unverified-image:oci:"+v2) {
+		t.Errorf("upgrade --check --tag v2:\n%s", out)
+	}
+	if after := h.fullState(t); after != before {
+		t.Errorf("upgrade --check --tag changed the host:\n--- before\n%s\n--- after\n%s", before, after)
+	}
 	h.bootc(t, "upgrade", "--tag", "v2")
 	st := h.status(t)
 	if st.Spec.Image == nil || st.Spec.Image.Image != v2 {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -136,9 +138,9 @@ func applySubdir(dst, src *ostree.MutableTree, path, name string) error {
 	return applyDir(dstSub, srcSub, path+"/"+name)
 }
 
-// removeEmptyFiles deletes the named files under dir when they are empty (zero-size
-// content objects), as upstream does for /etc/hostname and /etc/resolv.conf that image
-// builders inject.
+// removeEmptyFiles deletes the named files under dir when they are empty regular files, as
+// upstream does for /etc/hostname and /etc/resolv.conf that image builders inject. A
+// symlink (resolv.conf to systemd-resolved's stub) stays: its object also has size 0.
 func removeEmptyFiles(ctx context.Context, repo *ostree.Repo, root *ostree.MutableTree, dir []string, names ...string) error {
 	d, err := root.Walk(dir)
 	if err != nil {
@@ -157,11 +159,11 @@ func removeEmptyFiles(ctx context.Context, repo *ostree.Repo, root *ostree.Mutab
 		if !ok {
 			continue
 		}
-		size, err := repo.FileSize(ctx, csum)
+		obj, err := repo.LoadFile(ctx, csum, 0)
 		if err != nil {
 			return err
 		}
-		if size == 0 {
+		if obj.Mode&uint32(unix.S_IFMT) == unix.S_IFREG && obj.Size == 0 {
 			if err := d.Remove(name, false); err != nil {
 				return err
 			}

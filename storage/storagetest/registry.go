@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bootc-go/bootc/internal/testskip"
 )
@@ -67,10 +68,34 @@ func freeLoopbackPort() (int, error) {
 // missing.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
+	return startTestRegistry(t, "", "")
+}
+
+// StartAuthRegistry is StartRegistry for a registry that requires HTTP basic
+// authentication as user with password (docker-registry's htpasswd auth, bcrypt).
+func StartAuthRegistry(t testing.TB, user, password string) *Registry {
+	t.Helper()
+	return startTestRegistry(t, user, password)
+}
+
+func startTestRegistry(t testing.TB, user, password string) *Registry {
+	t.Helper()
 	if _, err := os.Stat(RegistryBinary); err != nil {
 		testskip.Skipf(t, "registry", "local registry unavailable: %s missing (Debian package docker-registry): %v", RegistryBinary, err)
 	}
-	r, err := StartRegistryIn(t.TempDir())
+	dir := t.TempDir()
+	var htpasswd string
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd = filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := startRegistryIn(dir, htpasswd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +110,16 @@ func StartRegistry(t testing.TB) *Registry {
 // StartRegistryIn starts docker-registry and the counting proxy with the registry's storage
 // under dir, for programs that are not tests (benchmarks); the caller stops it with Stop.
 func StartRegistryIn(dir string) (*Registry, error) {
+	return startRegistryIn(dir, "")
+}
+
+// startRegistryIn starts the registry, with htpasswd authentication when htpasswd names a
+// file.
+func startRegistryIn(dir, htpasswd string) (*Registry, error) {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var r *Registry
-		if r, err = startRegistry(dir); err == nil {
+		if r, err = startRegistry(dir, htpasswd); err == nil {
 			return r, nil
 		}
 	}
@@ -96,7 +127,7 @@ func StartRegistryIn(dir string) (*Registry, error) {
 }
 
 // startRegistry starts the registry on a free loopback port with storage under dir.
-func startRegistry(dir string) (*Registry, error) {
+func startRegistry(dir, htpasswd string) (*Registry, error) {
 	port, err := freeLoopbackPort()
 	if err != nil {
 		return nil, err
@@ -123,6 +154,9 @@ http:
   addr: %s
   net: tcp
 `, storeDir, addr)
+	if htpasswd != "" {
+		conf += fmt.Sprintf("auth:\n  htpasswd:\n    realm: bootc-test\n    path: %s\n", htpasswd)
+	}
 	confPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -149,7 +183,7 @@ http:
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {
 				break
 			}
 		}

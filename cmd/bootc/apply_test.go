@@ -1,0 +1,74 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bootc-go/bootc/internal/deploy"
+)
+
+// fakeApply makes --apply see the test host as the booted system, with a staged deployment
+// when *staged is true, and counts reboots instead of rebooting; all restored at the end of
+// the test.
+func fakeApply(t *testing.T, staged *bool) *int {
+	t.Helper()
+	savedBooted, savedMarker, savedStaged, savedReboot := isBootedSysroot, bootedMarkerExists, hasStaged, rebootSystem
+	t.Cleanup(func() {
+		isBootedSysroot, bootedMarkerExists, hasStaged, rebootSystem = savedBooted, savedMarker, savedStaged, savedReboot
+	})
+	reboots := 0
+	isBootedSysroot = func(*deploy.Host) bool { return true }
+	bootedMarkerExists = func() bool { return true }
+	hasStaged = func(*deploy.Host) bool { return *staged }
+	rebootSystem = func() error { reboots++; return nil }
+	return &reboots
+}
+
+// TestApplyRebootsIntoStaged (upstream tmt 24, without the reboot): `switch --apply` to the
+// image the host already tracks prints "Image specification is unchanged." and still
+// reboots when a deployment is staged (upstream stages with `bootc switch IMG`, then runs
+// `bootc switch --apply IMG` and checks that the new image booted); `upgrade --apply` with
+// no new image does the same; neither reboots when nothing is staged, nor without --apply;
+// a switch to a new image with --apply reboots.
+func TestApplyRebootsIntoStaged(t *testing.T) {
+	h := newTestHost(t)
+	layout := filepath.Join(t.TempDir(), "oci")
+	v1 := writeOCI(t, layout, "v1", bootableImage("1"))
+	v2 := writeOCI(t, layout, "v2", bootableImage("2"))
+	h.bootc(t, "switch", "--quiet", "--transport", "oci", v1)
+
+	staged := false
+	reboots := fakeApply(t, &staged)
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		staged      bool
+		wantReboots int
+		wantOut     string
+	}{
+		{"switch --apply, spec unchanged, staged", []string{"switch", "--quiet", "--apply", "--transport", "oci", v1}, true, 1, "Image specification is unchanged."},
+		{"switch --apply, spec unchanged, nothing staged", []string{"switch", "--quiet", "--apply", "--transport", "oci", v1}, false, 0, "Image specification is unchanged."},
+		{"switch, spec unchanged, staged, no --apply", []string{"switch", "--quiet", "--transport", "oci", v1}, true, 0, "Image specification is unchanged."},
+		{"upgrade --apply, no update, staged", []string{"upgrade", "--quiet", "--apply"}, true, 1, ""},
+		{"upgrade --apply, no update, nothing staged", []string{"upgrade", "--quiet", "--apply"}, false, 0, ""},
+		{"switch --apply to a new image", []string{"switch", "--quiet", "--apply", "--transport", "oci", v2}, false, 1, "Queued for next boot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			staged, *reboots = tc.staged, 0
+			code, out, errs := h.try(t, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
+			}
+			if *reboots != tc.wantReboots {
+				t.Errorf("%d reboots, want %d\nstdout:\n%s", *reboots, tc.wantReboots, out)
+			}
+			if said := strings.Contains(out, "Rebooting the system"); said != (tc.wantReboots > 0) {
+				t.Errorf("\"Rebooting the system\" printed: %v, want %v\n%s", said, tc.wantReboots > 0, out)
+			}
+		})
+	}
+}
