@@ -94,19 +94,14 @@ func (h *Host) Complete(ctx context.Context) (*Completion, error) {
 		}
 	}
 
+	// The arguments install would have given: the current ones, then the install
+	// configuration's and kargs.d's, in install's order (kargs.ForInstall).
 	current := kargs.Parse(d.BootOptions)
-	want := current.Clone()
+	src := kargs.InstallSources{Root: current, Kargsd: kargsd}
 	if cfg != nil {
-		for _, k := range cfg.Kargs {
-			want.Extend(kargs.Parse(k))
-		}
+		src.Config, src.ConfigDeletes = cfg.Kargs, cfg.KargDeletes
 	}
-	want.Extend(kargsd)
-	if cfg != nil {
-		for _, del := range cfg.KargDeletes {
-			want.Delete(del)
-		}
-	}
+	want := kargs.ForInstall(src)
 	for _, a := range want {
 		if !current.Contains(a) {
 			out.AddedKargs = append(out.AddedKargs, a.String())

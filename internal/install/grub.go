@@ -144,7 +144,11 @@ func (in *installer) installGrub(ctx context.Context, dep string, s rootSetup) (
 	if _, err := strconv.Atoi(version); !ok || err != nil {
 		return nil, fmt.Errorf("boot/loader points to %q, not loader.N", target)
 	}
-	menu, err := grubMenu(ctx, dep, bootDir, s.path, version)
+	uuid, fstype, err := filesystemUUIDAt(bootDir)
+	if err != nil {
+		return nil, fmt.Errorf("the /boot filesystem: %w", err)
+	}
+	menu, err := grubMenu(ctx, dep, bootDir, s.path, version, uuid, fstype)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +157,11 @@ func (in *installer) installGrub(ctx context.Context, dep string, s rootSetup) (
 	}
 	res := &grubInstalled{}
 	if g.BIOS() {
-		if res.bootImage, res.coreImage, err = in.grubBIOS(ctx, dep, bootDir, s); err != nil {
+		if res.bootImage, res.coreImage, err = in.grubBIOS(ctx, dep, bootDir, uuid, fstype); err != nil {
 			return nil, fmt.Errorf("making GRUB's BIOS core image: %w", err)
 		}
 	}
 	if g.EFI() {
-		uuid, _, err := filesystemUUIDAt(bootDir)
-		if err != nil {
-			return nil, fmt.Errorf("the /boot filesystem: %w", err)
-		}
 		if res.esp, err = in.grubESP(dep, uuid); err != nil {
 			return nil, err
 		}
@@ -181,17 +181,13 @@ function load_video {
 `
 
 // grubMenu returns the GRUB menu of boot version version of the sysroot physRoot (its
-// /boot at bootDir): libostree's entries, written by the image's ostree admin instutil
+// /boot at bootDir, filesystem uuid of type fstype): libostree's entries, written by the image's ostree admin instutil
 // grub2-generate (what /etc/grub.d/15_ostree runs) chrooted into the deployment dep, below
 // grubMenuHeader. grub-mkconfig itself cannot run outside the booted host: grub-probe
 // resolves a loop device to its backing file, which the chroot does not have.
-func grubMenu(ctx context.Context, dep, bootDir, physRoot, version string) ([]byte, error) {
-	uuid, fstype, err := filesystemUUIDAt(bootDir)
-	if err != nil {
-		return nil, fmt.Errorf("the /boot filesystem: %w", err)
-	}
+func grubMenu(ctx context.Context, dep, bootDir, physRoot, version, uuid, fstype string) ([]byte, error) {
 	var entries bytes.Buffer
-	err = runChrooted(ctx, chrootSpec{dep: dep, boot: bootDir, sysroot: physRoot, stdout: &entries,
+	err := runChrooted(ctx, chrootSpec{dep: dep, boot: bootDir, sysroot: physRoot, stdout: &entries,
 		env: []string{"GRUB2_BOOT_DEVICE_ID=" + uuid, "GRUB2_PREPARE_ROOT_CACHE=" + grubSearchBoot(uuid, fstype)}},
 		"/"+ostreeCLIPath, "admin", "instutil", "grub2-generate", version)
 	if err != nil {
@@ -235,7 +231,11 @@ func GrubMenuGenerator(ctx context.Context, args []string) (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("GRUB menu for boot version %s of %s: %w", version, physRoot, err)
 	}
-	menu, err := grubMenu(ctx, dep, bootDir, physRoot, version)
+	uuid, fstype, err := filesystemUUIDAt(bootDir)
+	if err != nil {
+		return true, fmt.Errorf("the /boot filesystem of %s: %w", physRoot, err)
+	}
+	menu, err := grubMenu(ctx, dep, bootDir, physRoot, version, uuid, fstype)
 	if err != nil {
 		return true, err
 	}
@@ -302,14 +302,10 @@ func grubModuleFor(fstype string) string {
 }
 
 // grubBIOS copies the image's i386-pc modules to /boot/grub/i386-pc and makes the core
-// image with the image's grub-mkimage: it finds /boot by filesystem UUID and loads
+// image with the image's grub-mkimage: it finds /boot (filesystem uuid, type fstype) and loads
 // normal.mod and grub.cfg from /boot/grub. It returns boot.img and the core image, which
 // the caller embeds with embedGrub.
-func (in *installer) grubBIOS(ctx context.Context, dep, bootDir string, s rootSetup) (bootImg, core []byte, err error) {
-	uuid, _, err := filesystemUUIDAt(bootDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the /boot filesystem: %w", err)
-	}
+func (in *installer) grubBIOS(ctx context.Context, dep, bootDir, uuid, fstype string) (bootImg, core []byte, err error) {
 	modDir := filepath.Join(bootDir, grubDir, "i386-pc")
 	if err := os.MkdirAll(modDir, 0o755); err != nil {
 		return nil, nil, err
@@ -336,7 +332,7 @@ func (in *installer) grubBIOS(ctx context.Context, dep, bootDir string, s rootSe
 	coreIn := "/boot/" + grubDir + "/i386-pc/core.img"
 	err = runChrooted(ctx, chrootSpec{dep: dep, boot: bootDir}, "/"+grubMkimagePath,
 		"-O", "i386-pc", "-d", "/"+grubPCDir, "-o", coreIn, "-c", "/boot/"+grubDir+"/i386-pc/load.cfg",
-		"-p", "/"+grubDir, "biosdisk", "part_gpt", "part_msdos", grubModuleFor(s.bootFSType), "search_fs_uuid")
+		"-p", "/"+grubDir, "biosdisk", "part_gpt", "part_msdos", grubModuleFor(fstype), "search_fs_uuid")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -420,8 +416,7 @@ func peSigned(name string) (bool, error) {
 // code, and the files of the EFI system partition espDev.
 func (in *installer) writeGrubChains(ctx context.Context, d *disk.Disk, t *disk.Table, biosBoot int, espDev string, g *grubInstalled) error {
 	if g.coreImage != nil {
-		n := biosBoot
-		p := t.Partition(n)
+		p := t.Partition(biosBoot)
 		if p == nil {
 			return fmt.Errorf("%s has no BIOS boot partition for GRUB's core image", d.Path())
 		}
@@ -429,7 +424,7 @@ func (in *installer) writeGrubChains(ctx context.Context, d *disk.Disk, t *disk.
 		if err != nil {
 			return err
 		}
-		dev, err := d.PartitionDevice(ctx, n)
+		dev, err := d.PartitionDevice(ctx, biosBoot)
 		if err != nil {
 			return err
 		}
@@ -450,7 +445,7 @@ func (in *installer) writeGrubChains(ctx context.Context, d *disk.Disk, t *disk.
 	return nil
 }
 
-// writeSync writes b at the start of the device dev and syncs it.
+// writeSync writes b (possibly nothing) at the start of the device dev and syncs it.
 func writeSync(dev string, b []byte) error {
 	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
 	if err != nil {
@@ -494,15 +489,7 @@ func writeVfat(ctx context.Context, dev string, files map[string][]byte) error {
 		}
 	}
 	// mtools does not sync: its writes sit in the device's page cache.
-	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeSync(dev, nil)
 }
 
 // grubTargets is where to-filesystem puts GRUB's boot chains: the BIOS boot partition of
