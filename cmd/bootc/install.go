@@ -18,6 +18,7 @@ import (
 type InstallCmd struct {
 	ToDisk             InstallToDiskCmd             `cmd:"" name:"to-disk" help:"Install an image to a whole disk (or a disk image file with --via-loopback): partition, make filesystems, then install as to-filesystem does."`
 	ToFilesystem       InstallToFilesystemCmd       `cmd:"" name:"to-filesystem" help:"Install an image into a mounted, empty root filesystem (a separate /boot may be mounted at ROOT/boot)."`
+	ToExistingRoot     InstallToExistingRootCmd     `cmd:"" name:"to-existing-root" help:"Install an image alongside the running system, on its root filesystem: /boot is emptied and gets the image's bootloader; the previous system's files stay and are found under /sysroot after the reboot."`
 	Reset              InstallResetCmd              `cmd:"" hidden:"" help:"Factory reset (experimental): a fresh deployment of the booted image in a new stateroot, with the image's /etc and an empty /var; the old stateroot stays on disk."`
 	PrintConfiguration InstallPrintConfigurationCmd `cmd:"" name:"print-configuration" help:"Print the image's install configuration (bootc/install/*.toml drop-ins) as JSON, for installers that run inside the image."`
 	Finalize           InstallFinalizeCmd           `cmd:"" help:"Execute this as the penultimate step of an installation using install to-filesystem: check the installed sysroot's deployments and boot entries, sync its filesystems and remount them read-only."`
@@ -58,6 +59,9 @@ type InstallToFilesystemCmd struct {
 	RootMountSpec *string `name:"root-mount-spec" placeholder:"SPEC" help:"Root filesystem for root= (default: UUID=<uuid of ROOT>; empty: no root= argument)."`
 	BootMountSpec *string `name:"boot-mount-spec" placeholder:"SPEC" help:"/boot filesystem for /etc/fstab and boot= (default: UUID=<uuid of ROOT/boot> when it is a separate filesystem; empty: none)."`
 	SkipFinalize  bool    `help:"Leave the filesystems mounted read-write (by default they are synced and remounted read-only)."`
+	Replace       string  `enum:",wipe,alongside" default:"" placeholder:"MODE" help:"Install into a root that is not empty: wipe removes its files (and /boot's) first; alongside keeps them and empties only /boot (default: the root must be empty)."`
+	// AcknowledgeDestructive skips the warning of an install onto the running root.
+	AcknowledgeDestructive bool `name:"acknowledge-destructive" help:"If ROOT is the running system's root filesystem, skip the warning and its 20 s wait."`
 }
 
 // installUnsharedEnv marks a bootc re-executed by install to-disk in a private mount namespace.
@@ -172,6 +176,11 @@ func (c *InstallToFilesystemCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
+	replace, err := install.ParseReplace(c.Replace)
+	if err != nil {
+		return err
+	}
 	return install.ToFilesystem(d.Ctx, install.FilesystemOptions{Options: o, Root: c.RootPath,
-		RootMountSpec: c.RootMountSpec, BootMountSpec: c.BootMountSpec, SkipFinalize: c.SkipFinalize})
+		RootMountSpec: c.RootMountSpec, BootMountSpec: c.BootMountSpec, SkipFinalize: c.SkipFinalize,
+		Replace: replace, AcknowledgeDestructive: c.AcknowledgeDestructive})
 }

@@ -7,7 +7,8 @@ import (
 
 // InternalsCmd is `bootc internals`: commands for CI and debugging (hidden, as upstream's).
 type InternalsCmd struct {
-	Fsck InternalsFsckCmd `cmd:"" help:"Check the host's consistency: the repository's objects, the booted /usr/etc, containers-storage."`
+	Fsck               InternalsFsckCmd               `cmd:"" help:"Check the host's consistency: the repository's objects, the booted /usr/etc, containers-storage."`
+	DestructiveCleanup InternalsDestructiveCleanupCmd `cmd:"" name:"destructive-cleanup" help:"Remove the previous system's package files from /sysroot after install to-existing-root --cleanup (run by bootc-destructive-cleanup.service at the first boot)."`
 }
 
 // InternalsFsckCmd is `bootc internals fsck`.

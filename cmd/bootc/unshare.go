@@ -29,12 +29,13 @@ var bootedMarker = BootedMarker
 //     read-only /sysroot writable, which must happen in a namespace of bootc's own, as
 //     upstream does. Deciding from the parsed command means flags before the verb
 //     (bootc --log-level debug upgrade) cannot hide it.
-//   - install to-disk: the filesystems it mounts are then this install's only, and vanish
-//     with it even if it is killed.
+//   - install to-disk and to-existing-root: the filesystems it mounts (the new ones, the
+//     running root bound at /target) are then this install's only, and vanish with it
+//     even if it is killed.
 func unshareFor(command string, cli *CLI, d *Deps) (marker string, progressFD int) {
 	verb, _, _ := strings.Cut(command, " ")
 	switch {
-	case mutatingVerbs[verb] || strings.HasPrefix(command, "install reset"):
+	case mutatingVerbs[verb] || strings.HasPrefix(command, "install reset") || command == "internals destructive-cleanup":
 		if cli.Sysroot != "" || !d.IsRoot || d.env(unsharedEnv) != "" {
 			return "", 0
 		}
@@ -48,9 +49,12 @@ func unshareFor(command string, cli *CLI, d *Deps) (marker string, progressFD in
 			progressFD = cli.Upgrade.ProgressFD
 		}
 		return unsharedEnv, progressFD
-	case strings.HasPrefix(command, "install to-disk"):
+	case strings.HasPrefix(command, "install to-disk"), strings.HasPrefix(command, "install to-existing-root"):
 		if !installReexec || d.env(installUnsharedEnv) != "" || d.env(installSkipUnshareEnv) != "" {
 			return "", 0
+		}
+		if verb := strings.Fields(command); verb[1] == "to-existing-root" {
+			return installUnsharedEnv, cli.Install.ToExistingRoot.ProgressFD
 		}
 		return installUnsharedEnv, cli.Install.ToDisk.ProgressFD
 	}

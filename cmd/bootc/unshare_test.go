@@ -46,6 +46,10 @@ func TestUnshareDecision(t *testing.T) {
 		{args: []string{"--log-level", "debug", "install", "to-disk", "--source-imgref=oci:/x", "/dev/vdb"}, want: installUnsharedEnv},
 		{args: []string{"install", "to-disk", "--source-imgref=oci:/x", "/dev/vdb"}, env: map[string]string{installSkipUnshareEnv: "1"}},
 		{args: []string{"install", "to-filesystem", "--source-imgref=oci:/x", "/mnt"}},
+		{args: []string{"install", "to-existing-root", "--source-imgref=oci:/x", "--progress-fd=6"}, want: installUnsharedEnv, wantFD: 6},
+		{args: []string{"install", "to-existing-root", "--source-imgref=oci:/x", "/target"}, env: map[string]string{installSkipUnshareEnv: "1"}},
+		{args: []string{"internals", "destructive-cleanup"}, want: unsharedEnv},
+		{args: []string{"internals", "destructive-cleanup"}, notBooted: true},
 	} {
 		var cli CLI
 		parser, err := kong.New(&cli, kong.Vars{"version": "test"})

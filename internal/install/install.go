@@ -230,6 +230,8 @@ type rootSetup struct {
 	path string
 	// rootSpec is the root= mount spec ("" omits root arguments).
 	rootSpec string
+	// rootArgs go with rootSpec (rootflags=, rd.* inherited from the running kernel).
+	rootArgs []string
 	// bootSpec is the /boot mount spec for fstab and boot= ("" omits both).
 	bootSpec string
 	// bootFSType is the /boot filesystem type for fstab.
@@ -461,7 +463,7 @@ func (in *installer) kernelArgs(ctx context.Context, repo *ostree.Repo, commit s
 		return nil, err
 	}
 	cl := kargs.ForInstall(kargs.InstallSources{
-		Root:          kargs.RootMountArgs(s.rootSpec, nil, s.bootSpec),
+		Root:          kargs.RootMountArgs(s.rootSpec, s.rootArgs, s.bootSpec),
 		Config:        in.cfg.Kargs,
 		Kargsd:        kargsd,
 		ConfigDeletes: in.cfg.KargDeletes,

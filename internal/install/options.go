@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -100,6 +101,36 @@ type FilesystemOptions struct {
 	// SkipFinalize leaves the filesystems mounted read-write at the end (by default they
 	// are synced, trimmed and remounted read-only, as upstream does).
 	SkipFinalize bool
+	// Replace says what becomes of what Root already holds (ReplaceNone: Root must be
+	// empty).
+	Replace Replace
+	// AcknowledgeDestructive skips the warning, and its wait, of an install alongside the
+	// running system on its own root filesystem.
+	AcknowledgeDestructive bool
+
+	// Set by ToExistingRoot.
+	existing *existingRoot
+}
+
+// ExistingRootOptions are the settings of ToExistingRoot.
+type ExistingRootOptions struct {
+	Options
+	// Root is where the running system's root filesystem is mounted ("":
+	// DefaultExistingRoot, which is bound from / when it does not exist).
+	Root string
+	// Replace is ReplaceAlongside (the default) or ReplaceWipe, which is refused on the
+	// running system's root.
+	Replace Replace
+	// AcknowledgeDestructive skips the warning and its wait.
+	AcknowledgeDestructive bool
+	// Cleanup has the installed system remove the previous system's files at its first
+	// boot (bootc-destructive-cleanup.service).
+	Cleanup bool
+	// Cmdline is the running kernel's command line ("": /proc/cmdline); the installed
+	// system inherits its root=, rootflags= and rd.* arguments.
+	Cmdline string
+	// WarnDelay is how long the warning waits before the install goes on (0: 20 s).
+	WarnDelay time.Duration
 }
 
 // DiskOptions are the settings of ToDisk.

@@ -40,12 +40,7 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	} else if !mp {
 		return fmt.Errorf("install: %s: %w (mount the root filesystem there)", root, errNotMounted)
 	}
-	if same, err := sameFilesystem(root, "/"); err != nil {
-		return fmt.Errorf("install: %w", err)
-	} else if same {
-		return fmt.Errorf("install: %s is the running system's root filesystem; installing alongside the running system is not supported", root)
-	}
-	if err := requireEmptyRoot(root); err != nil {
+	if err := o.checkReplace(ctx, root); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
 	s := rootSetup{path: root}
@@ -62,6 +57,7 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	rootUUID, _, rootErr := filesystemUUIDAt(root)
 	var bootUUID string
 	var bootErr error
+	fstabBoot, fstabType := bootFstabEntry(root)
 	if s.bootSeparate {
 		s.bootDevice, _ = deviceOf(bootDir)
 		bootUUID, s.bootFSType, bootErr = filesystemUUIDAt(bootDir)
@@ -74,11 +70,18 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 		return err
 	}
 	o.printf("Digest: %s\n", in.img.ManifestDigest)
+	var inheritedSpec string
+	if o.existing != nil {
+		inheritedSpec, s.rootArgs = inheritedRootArgs(o.existing.cmdline)
+	}
 	switch {
 	case o.RootMountSpec != nil:
 		s.rootSpec = *o.RootMountSpec
 	case in.cfg.RootMountSpec != nil:
 		s.rootSpec = *in.cfg.RootMountSpec
+	case inheritedSpec != "":
+		// As upstream's to-existing-root: the root the running kernel was given.
+		s.rootSpec = inheritedSpec
 	case rootErr != nil:
 		return fmt.Errorf("install: finding the UUID of the root filesystem: %w; give --root-mount-spec", rootErr)
 	default:
@@ -90,6 +93,13 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 			s.bootSpec = *o.BootMountSpec
 		case in.cfg.BootMountSpec != nil:
 			s.bootSpec = *in.cfg.BootMountSpec
+		case fstabBoot != "":
+			// As upstream: the root's own /etc/fstab names /boot by UUID (an existing
+			// system installed alongside).
+			s.bootSpec = fstabBoot
+			if s.bootFSType == "" {
+				s.bootFSType = fstabType
+			}
 		case bootErr != nil:
 			return fmt.Errorf("install: finding the UUID of the /boot filesystem: %w; give --boot-mount-spec", bootErr)
 		default:
@@ -108,10 +118,19 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	if err := in.checkFreeSpace(root); err != nil {
 		return err
 	}
+	if err := o.clearForReplace(root); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
 	o.printf("Bootloader: %s\n", in.bootloader)
 	res, err := in.installRoot(ctx, s)
 	if err != nil {
 		return err
+	}
+	if o.existing != nil && o.existing.cleanup {
+		if err := armDestructiveCleanup(root, res.deployment); err != nil {
+			return fmt.Errorf("install: enabling %s: %w", DestructiveCleanupUnit, err)
+		}
+		o.printf("The previous system's files will be removed at the first boot (%s)\n", DestructiveCleanupUnit)
 	}
 	if in.bootloader == BootloaderExtlinux {
 		if err := in.installMBROfParent(s.bootDevice, res.mbr); err != nil {
@@ -256,4 +275,24 @@ func (in *installer) checkFreeSpace(root string) error {
 			root, progress.HumanBytes(uint64(max(free, 0))), in.opts.Source.Imgref, progress.HumanBytes(uint64(max(need, 0))))
 	}
 	return nil
+}
+
+// bootFstabEntry returns the source and type of the /boot line of root's etc/fstab when
+// its source is a UUID ("" otherwise), as upstream reads it.
+func bootFstabEntry(root string) (spec, fstype string) {
+	b, err := os.ReadFile(filepath.Join(root, "etc/fstab"))
+	if err != nil {
+		return "", ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") || f[1] != "/boot" {
+			continue
+		}
+		if strings.HasPrefix(f[0], "UUID=") {
+			return f[0], f[2]
+		}
+		return "", ""
+	}
+	return "", ""
 }
