@@ -9,6 +9,7 @@ import (
 
 // SwitchCmd is `bootc switch`.
 type SwitchCmd struct {
+	softRebootFlag            `embed:""`
 	Target                    string `arg:"" help:"Image to switch to: a name for the chosen transport (quay.io/example/os:42), or a full ostree-unverified-registry:/ostree-image-signed:... reference."`
 	Transport                 string `help:"Transport of the image: registry, oci, oci-archive, containers-storage, dir, docker-archive, docker-daemon." default:"registry"`
 	Apply                     bool   `help:"Reboot after staging the new deployment." xor:"download-apply,mutate-apply"`
@@ -24,6 +25,9 @@ type SwitchCmd struct {
 // Run switches the host to the target image.
 func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 	if err := d.requireRoot("switch"); err != nil {
+		return err
+	}
+	if err := c.checkSoftReboot(d); err != nil {
 		return err
 	}
 	ref, err := imgref.FromCLI(c.Target, c.Transport, c.EnforceContainerSigpolicy)

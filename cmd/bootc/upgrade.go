@@ -11,6 +11,7 @@ type UpgradeCmd struct {
 	DownloadOnly   bool   `help:"Download and stage the update, but keep it from being applied at shutdown until bootc upgrade --from-downloaded." xor:"check-download,download-apply,download-from"`
 	FromDownloaded bool   `help:"Apply a staged --download-only update at the next reboot, without fetching anything." xor:"check-from,download-from"`
 	Tag            string `help:"Upgrade to this tag of the tracked image instead of its current tag."`
+	softRebootFlag `embed:""`
 	Quiet          bool   `help:"Do not show progress."`
 	ProgressFD     int    `name:"progress-fd" help:"Write progress as JSON lines to this file descriptor." hidden:""`
 	Format         string `help:"Output of --check: humanreadable (upstream's lines; exit code 0 whether or not there is an update) or json (the update: version, digest, layers and the ones to fetch, with sizes). With json the exit code tells the outcome: 0 no update, 100 update available, 1 error." enum:"humanreadable,json" default:"humanreadable"`
@@ -22,6 +23,9 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 		return c.checkJSON(g, d)
 	}
 	if err := d.requireRoot("upgrade"); err != nil {
+		return err
+	}
+	if err := c.checkSoftReboot(d); err != nil {
 		return err
 	}
 	h, done, err := d.openHost(g, hostOptions{quiet: c.Quiet, progressFD: c.ProgressFD})
