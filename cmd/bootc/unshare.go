@@ -17,6 +17,12 @@ const unsharedEnv = "_ostree_unshared"
 // "update" parses as "upgrade").
 var mutatingVerbs = map[string]bool{"switch": true, "upgrade": true, "rollback": true, "edit": true}
 
+// lockingCommands take the sysroot lock (or write /sysroot) without being mutating verbs:
+// on the booted system /sysroot is read-only, so libostree must remount it writable, in
+// bootc's own mount namespace. Found on a booted host: copy-to-storage failed with
+// "locking sysroot /: Read-only file system".
+var lockingCommands = map[string]bool{"image copy-to-storage": true, "internals destructive-cleanup": true}
+
 // bootedMarker is BootedMarker (tests point it elsewhere).
 var bootedMarker = BootedMarker
 
@@ -25,9 +31,9 @@ var bootedMarker = BootedMarker
 // mount namespace. It returns the environment variable that marks the re-executed child
 // ("" for no re-exec) and the progress file descriptor the child must inherit (0 for none).
 //
-//   - A mutating verb (or install reset) on the booted system (no --sysroot): libostree remounts the
-//     read-only /sysroot writable, which must happen in a namespace of bootc's own, as
-//     upstream does. Deciding from the parsed command means flags before the verb
+//   - A mutating verb (or install reset, or a lockingCommands entry) on the booted system
+//     (no --sysroot): libostree remounts the read-only /sysroot writable, which must
+//     happen in a namespace of bootc's own, as upstream does. Deciding from the parsed command means flags before the verb
 //     (bootc --log-level debug upgrade) cannot hide it.
 //   - install to-disk and to-existing-root: the filesystems it mounts (the new ones, the
 //     running root bound at /target) are then this install's only, and vanish with it
@@ -35,7 +41,7 @@ var bootedMarker = BootedMarker
 func unshareFor(command string, cli *CLI, d *Deps) (marker string, progressFD int) {
 	verb, _, _ := strings.Cut(command, " ")
 	switch {
-	case mutatingVerbs[verb] || strings.HasPrefix(command, "install reset") || command == "internals destructive-cleanup":
+	case mutatingVerbs[verb] || lockingCommands[command] || strings.HasPrefix(command, "install reset"):
 		if cli.Sysroot != "" || !d.IsRoot || d.env(unsharedEnv) != "" {
 			return "", 0
 		}

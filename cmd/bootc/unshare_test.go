@@ -49,6 +49,9 @@ func TestUnshareDecision(t *testing.T) {
 		{args: []string{"install", "to-existing-root", "--source-imgref=oci:/x", "--progress-fd=6"}, want: installUnsharedEnv, wantFD: 6},
 		{args: []string{"install", "to-existing-root", "--source-imgref=oci:/x", "/target"}, env: map[string]string{installSkipUnshareEnv: "1"}},
 		{args: []string{"internals", "destructive-cleanup"}, want: unsharedEnv},
+		{args: []string{"image", "copy-to-storage"}, want: unsharedEnv},
+		{args: []string{"image", "copy-to-storage", "--sysroot", "/mnt"}},
+		{args: []string{"image", "list"}},
 		{args: []string{"internals", "destructive-cleanup"}, notBooted: true},
 	} {
 		var cli CLI
