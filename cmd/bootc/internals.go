@@ -8,6 +8,7 @@ import (
 // InternalsCmd is `bootc internals`: commands for CI and debugging (hidden, as upstream's).
 type InternalsCmd struct {
 	Fsck               InternalsFsckCmd               `cmd:"" help:"Check the host's consistency: the repository's objects, the booted /usr/etc, containers-storage."`
+	SysusersSync       InternalsSysusersSyncCmd       `cmd:"" name:"sysusers-sync" help:"Remove /etc/shadow and /etc/gshadow entries of users and groups the passwd and group files no longer name, before systemd-sysusers runs (bootc-sysusers-shadow-sync.service)."`
 	DestructiveCleanup InternalsDestructiveCleanupCmd `cmd:"" name:"destructive-cleanup" help:"Remove the previous system's package files from /sysroot after install to-existing-root --cleanup (run by bootc-destructive-cleanup.service at the first boot)."`
 }
 
