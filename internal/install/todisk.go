@@ -18,7 +18,9 @@ import (
 // (for its BIOS core image) and an EFI system partition, for the boot chains the image
 // ships, so that one disk boots on both firmware types. With extlinux, /boot is marked
 // legacy BIOS bootable for syslinux's gptmbr.bin and the protective MBR entry active.
-func diskLayout(rootFS string, bl Bootloader, g GrubFiles, rootSize int64) *disk.Layout {
+// The root partition gets the Discoverable Partitions root type of arch, the architecture
+// being installed (not necessarily this machine's).
+func diskLayout(rootFS string, bl Bootloader, g GrubFiles, rootSize int64, arch string) *disk.Layout {
 	extlinux := bl == BootloaderExtlinux
 	grub := bl == BootloaderGrub
 	l := disk.NewLayout(disk.LayoutOptions{
@@ -29,6 +31,7 @@ func diskLayout(rootFS string, bl Bootloader, g GrubFiles, rootSize int64) *disk
 		BootFilesystem:         bootFilesystem,
 		RootFilesystem:         rootFS,
 		RootSize:               rootSize,
+		Arch:                   arch,
 	})
 	// Some BIOSes boot only a disk whose MBR has an active partition (parted's
 	// pmbr_boot); the boot code is gptmbr.bin, which reads the GPT.
@@ -81,7 +84,7 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 		return fmt.Errorf("install: %s: %w; use --wipe to overwrite it", dev, disk.ErrHasPartitionTable)
 	}
 	// The layout must fit before the image is even fetched.
-	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), BootloaderNone, GrubFiles{}, o.RootSize)); err != nil {
+	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), BootloaderNone, GrubFiles{}, o.RootSize, in.arch)); err != nil {
 		return err
 	}
 
@@ -123,7 +126,7 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 	if in.bootloader == BootloaderGrub && in.info.Grub.BIOS() && d.SectorSize() != grubSector {
 		return fmt.Errorf("install: %s has %d-byte sectors; GRUB's BIOS core image needs 512-byte sectors", dev, d.SectorSize())
 	}
-	layout := diskLayout(rootFS, in.bootloader, in.info.Grub, o.RootSize)
+	layout := diskLayout(rootFS, in.bootloader, in.info.Grub, o.RootSize, in.arch)
 	if err := checkLayoutFits(d, layout); err != nil {
 		return err
 	}
