@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/bootc-go/bootc/internal/imgref"
-	"github.com/bootc-go/bootc/internal/importer"
 	"github.com/bootc-go/bootc/internal/install"
 	"github.com/bootc-go/bootc/internal/install/disk"
 	"github.com/bootc-go/bootc/internal/progress"
@@ -112,7 +111,6 @@ func (f *installFlags) options(g *Globals, d *Deps) (install.Options, func(), er
 	o = install.Options{
 		Source: src, Target: target, Stateroot: f.Stateroot, Kargs: f.Karg, KargDeletes: f.KargDelete,
 		RootSSHAuthorizedKeys: keys, Bootloader: bl, Progress: sinks.Reporter, Out: d.Out, Log: d.Log,
-		Import: importer.Options{Rules: importer.DefaultRules()},
 		Store: func(ctx context.Context) (*storage.Store, error) {
 			return storage.Open(ctx, storage.Options{Root: storageRoot, Log: d.Log})
 		},

@@ -1,4 +1,4 @@
-// Package install implements `bootc install to-disk` and `bootc install to-filesystem`:
+// Package install implements `bootc install to-disk`, `to-filesystem` and `to-existing-root`:
 // it turns a bootable container image into an installed ostree system, as upstream bootc
 // does, but from the host (upstream runs inside the image's own container).
 //
@@ -71,6 +71,18 @@
 //     [UseGrubMenuGenerator]). to-filesystem writes the BIOS chain when the disk of /boot
 //     has a BIOS boot partition and the UEFI chain into an ESP mounted at ROOT/boot/efi.
 //  6. Sync and (unless --skip-finalize) remount the filesystems read-only.
+//
+// With --replace (wipe or alongside) the root need not be empty: wipe removes its files
+// first, alongside keeps them; both empty /boot and an ESP at /boot/efi, after every check
+// has passed. [ToExistingRoot] (upstream's `install to-existing-root`) is to-filesystem
+// with alongside on the running system's own root (bound from / at /target when that does
+// not exist; in the private mount namespace it re-executes into): root=, rootflags= and rd.*
+// come from the running kernel's command line, /boot's UUID from the old /etc/fstab, a
+// 20 s warning precedes it unless --acknowledge-destructive, and nothing is remounted
+// read-only. The old system stays on the root filesystem, found under /sysroot after the
+// reboot; with --cleanup, bootc-destructive-cleanup.service removes the files of its
+// packages at the first boot ([RemovePreviousSystem]: dpkg's file lists; /etc, /var, home
+// directories and files no package owns stay).
 //
 // Every step's error names it ("install: partitioning X: ...", "install: importing
 // oci:...: ..."). Everything the install mounts or attaches is pushed on a

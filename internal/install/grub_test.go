@@ -227,8 +227,8 @@ func TestGrubESP(t *testing.T) {
 			write(mokManagerSigned, []byte("mok"))
 			write("usr/lib/modules/6.1.0-test/vmlinuz", tc.kernel)
 			var out bytes.Buffer
-			in := &installer{opts: &Options{Out: io.Writer(&out)}, info: &ImageInfo{Kernels: []string{"6.1.0-test"},
-				Grub: GrubFiles{Shim: true, SignedEFI: true, MokManager: tc.mok}}}
+			in := &installer{opts: Options{Out: io.Writer(&out)}, plan: &plan{info: &ImageInfo{Kernels: []string{"6.1.0-test"},
+				Grub: GrubFiles{Shim: true, SignedEFI: true, MokManager: tc.mok}}}}
 			files, err := in.grubESP(dep, "0123-ABCD")
 			if err != nil {
 				t.Fatal(err)

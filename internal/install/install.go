@@ -45,15 +45,22 @@ const bootFilesystem = "ext4"
 // hold it: filesystem metadata, the journal, the deployment's /etc copy.
 const rootSizeSlack = 128 * disk.MiB
 
-// installer holds the state of one install.
+// installer holds the state of one install: its options with every default resolved (the
+// architecture included), what to undo at the end, the store, and, once the image is
+// pulled, the plan.
 type installer struct {
-	opts *Options
-	arch string
+	opts Options
 	// cleanup undoes everything in reverse order: mounts, loop devices, the pulled image,
 	// the store.
 	cleanup disk.Cleanup
+	store   *storage.Store
+	// plan is set once, whole, by prepare; nothing changes it afterwards.
+	*plan
+}
 
-	store      *storage.Store
+// plan is what an install decides before it writes anything: the pulled image and what its
+// scan found, the install configuration, the stateroot and the bootloader.
+type plan struct {
 	img        *storage.Image
 	info       *ImageInfo
 	cfg        *installconfig.Config
@@ -61,21 +68,21 @@ type installer struct {
 	bootloader Bootloader
 }
 
-func newInstaller(o *Options) *installer {
-	arch := o.Arch
-	if arch == "" {
-		arch = runtime.GOARCH
+// newInstaller resolves the defaults of o (a copy: the caller's options stay as given).
+func newInstaller(o Options) *installer {
+	if o.Arch == "" {
+		o.Arch = runtime.GOARCH
 	}
 	if o.Import.Rules == (importer.PathRules{}) {
 		o.Import.Rules = importer.DefaultRules()
 	}
 	if o.Import.Architecture == "" {
-		o.Import.Architecture = arch
+		o.Import.Architecture = o.Arch
 	}
 	if o.Pull.Architecture == "" {
-		o.Pull.Architecture = arch
+		o.Pull.Architecture = o.Arch
 	}
-	return &installer{opts: o, arch: arch}
+	return &installer{opts: o}
 }
 
 // finish runs the cleanup and joins its errors to err.
@@ -93,11 +100,11 @@ func (in *installer) reporter() progress.Reporter {
 	return in.opts.Progress
 }
 
-// fetchImageInfo pulls the source image into the store and reads what the install needs
-// from it (kernel, install configuration, boot tools), before anything is written to the
-// target. It refuses an image that is not bootable.
-func (in *installer) fetchImageInfo(ctx context.Context) error {
-	o := in.opts
+// prepare pulls the source image into the store, reads what the install needs from it
+// (kernel, install configuration, boot tools) and makes the plan, before anything is
+// written to the target. It refuses an image that is not bootable.
+func (in *installer) prepare(ctx context.Context) error {
+	o := &in.opts
 	src := o.Source.Imgref.String()
 	if o.Store == nil {
 		return errors.New("install: no containers-storage store configured")
@@ -139,39 +146,40 @@ func (in *installer) fetchImageInfo(ctx context.Context) error {
 		return fmt.Errorf("install: pulling %s: %w", src, err)
 	}
 	rep.Done()
-	in.img = img
 	if !slices.ContainsFunc(before, func(s storage.ImageSummary) bool { return s.ID == img.ID }) {
 		// The install pulled it only to install it: leave the store as it was.
 		in.cleanup.Push("remove image "+img.ID+" from containers-storage", func() error {
 			return store.Delete(context.WithoutCancel(ctx), img.ID)
 		})
 	}
-	if err := img.CheckArchitecture(in.arch); err != nil {
+	if err := img.CheckArchitecture(in.opts.Arch); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	info, err := ScanImage(ctx, store, img, kargs.RustArch(in.arch))
+	info, err := ScanImage(ctx, store, img, kargs.RustArch(in.opts.Arch))
 	if err != nil {
 		return fmt.Errorf("install: reading %s: %w", src, err)
 	}
 	if !info.Bootable() {
 		return fmt.Errorf("install: image %s is not bootable: it has no kernel (usr/lib/modules/VERSION/vmlinuz)", src)
 	}
-	in.info = info
 	for _, w := range info.ConfigWarnings {
 		o.Log.Warn().Msg("install config: " + w)
 	}
-	in.cfg = info.Config
-	if in.cfg == nil {
-		in.cfg = &installconfig.Config{}
+	p := &plan{img: img, info: info, cfg: info.Config, stateroot: o.Stateroot}
+	if p.cfg == nil {
+		p.cfg = &installconfig.Config{}
 	}
-	in.stateroot = o.Stateroot
-	if in.stateroot == "" {
-		in.stateroot = in.cfg.StaterootName()
+	if p.stateroot == "" {
+		p.stateroot = p.cfg.StaterootName()
 	}
-	if err := checkStateroot(in.stateroot); err != nil {
+	if err := checkStateroot(p.stateroot); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	return in.chooseBootloader()
+	if p.bootloader, err = chooseBootloader(o, info, p.cfg); err != nil {
+		return err
+	}
+	in.plan = p
+	return nil
 }
 
 // checkStateroot refuses stateroot names that are not a single path component.
@@ -184,44 +192,43 @@ func checkStateroot(name string) error {
 
 // chooseBootloader resolves --bootloader, the install config's bootloader and what the image
 // ships into the bootloader to install, and refuses one that cannot be installed.
-func (in *installer) chooseBootloader() error {
-	b := in.opts.Bootloader
-	if b == BootloaderAuto && in.cfg.Bootloader != nil {
-		switch v := *in.cfg.Bootloader; v {
+func chooseBootloader(o *Options, info *ImageInfo, cfg *installconfig.Config) (Bootloader, error) {
+	b := o.Bootloader
+	if b == BootloaderAuto && cfg.Bootloader != nil {
+		switch v := *cfg.Bootloader; v {
 		case installconfig.BootloaderNone:
 			b = BootloaderNone
 		case installconfig.BootloaderGrub:
 			b = BootloaderGrub
 		default:
-			in.opts.Log.Warn().Str("bootloader", string(v)).Msg("the install configuration asks for a bootloader this installer does not support; detecting one in the image")
+			o.Log.Warn().Str("bootloader", string(v)).Msg("the install configuration asks for a bootloader this installer does not support; detecting one in the image")
 		}
 	}
 	switch b {
 	case BootloaderAuto:
 		switch {
-		case in.info.Grub.Usable():
+		case info.Grub.Usable():
 			b = BootloaderGrub
-		case in.info.HasExtlinux():
+		case info.HasExtlinux():
 			b = BootloaderExtlinux
 		default:
-			return fmt.Errorf("install: image %s ships no bootloader this installer supports (GRUB: it lacks %s; extlinux: it lacks extlinux or syslinux's /%s); use --bootloader none to install without one",
-				in.opts.Source.Imgref, in.info.Grub.Missing(), gptmbrPath)
+			return "", fmt.Errorf("install: image %s ships no bootloader this installer supports (GRUB: it lacks %s; extlinux: it lacks extlinux or syslinux's /%s); use --bootloader none to install without one",
+				o.Source.Imgref, info.Grub.Missing(), gptmbrPath)
 		}
 	case BootloaderGrub:
-		if m := in.info.Grub.Missing(); m != "" {
-			return fmt.Errorf("install: --bootloader grub: image %s lacks %s", in.opts.Source.Imgref, m)
+		if m := info.Grub.Missing(); m != "" {
+			return "", fmt.Errorf("install: --bootloader grub: image %s lacks %s", o.Source.Imgref, m)
 		}
 	case BootloaderExtlinux:
-		if !in.info.HasExtlinux() {
+		if !info.HasExtlinux() {
 			_, errX := os.Stat("/" + gptmbrPath)
 			if _, err := lookPathHost("extlinux"); err != nil || errX != nil {
-				return fmt.Errorf("install: --bootloader extlinux: image %s has no extlinux and syslinux's %s, and neither has the host", in.opts.Source.Imgref, gptmbrPath)
+				return "", fmt.Errorf("install: --bootloader extlinux: image %s has no extlinux and syslinux's %s, and neither has the host", o.Source.Imgref, gptmbrPath)
 			}
-			in.opts.printf("Warning: image %s does not ship extlinux and syslinux's %s; the host's will be used\n", in.opts.Source.Imgref, gptmbrPath)
+			o.printf("Warning: image %s does not ship extlinux and syslinux's %s; the host's will be used\n", o.Source.Imgref, gptmbrPath)
 		}
 	}
-	in.bootloader = b
-	return nil
+	return b, nil
 }
 
 // rootSetup describes the mounted target.
@@ -324,7 +331,7 @@ func (in *installer) fillTargetStore(ctx context.Context, repo *ostree.Repo, s r
 // stateroot, image import, deployment with kernel arguments and origin, /etc/fstab, root's
 // SSH keys, bootloader.
 func (in *installer) installRoot(ctx context.Context, s rootSetup) (*installed, error) {
-	o := in.opts
+	o := &in.opts
 	src := o.Source.Imgref.String()
 	bootDir := filepath.Join(s.path, "boot")
 	if err := os.MkdirAll(bootDir, 0o755); err != nil {
@@ -458,7 +465,7 @@ func (in *installer) kernelArgs(ctx context.Context, repo *ostree.Repo, commit s
 		return nil, err
 	}
 	defer cfs.Close()
-	kargsd, _, err := kargs.Load(cfs, kargs.RustArch(in.arch))
+	kargsd, _, err := kargs.Load(cfs, kargs.RustArch(in.opts.Arch))
 	if err != nil {
 		return nil, err
 	}

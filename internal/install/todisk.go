@@ -48,7 +48,7 @@ func diskLayout(rootFS string, bl Bootloader, g GrubFiles, rootSize int64, arch 
 // (upstream runs install inside the image's container, where its tools are the host's).
 // Everything mounted or attached is released on every path, including cancellation.
 func ToDisk(ctx context.Context, o DiskOptions) (err error) {
-	in := newInstaller(&o.Options)
+	in := newInstaller(o.Options)
 	defer func() { err = in.finish(err) }()
 
 	dev, err := filepath.Abs(o.Device)
@@ -84,12 +84,12 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 		return fmt.Errorf("install: %s: %w; use --wipe to overwrite it", dev, disk.ErrHasPartitionTable)
 	}
 	// The layout must fit before the image is even fetched.
-	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), BootloaderNone, GrubFiles{}, o.RootSize, in.arch)); err != nil {
+	if err := checkLayoutFits(d, diskLayout(orExt4(o.Filesystem), BootloaderNone, GrubFiles{}, o.RootSize, in.opts.Arch)); err != nil {
 		return err
 	}
 
 	o.printf("Installing image: %s\n", o.Target)
-	if err := in.fetchImageInfo(ctx); err != nil {
+	if err := in.prepare(ctx); err != nil {
 		return err
 	}
 	o.printf("Digest: %s\n", in.img.ManifestDigest)
@@ -126,7 +126,7 @@ func ToDisk(ctx context.Context, o DiskOptions) (err error) {
 	if in.bootloader == BootloaderGrub && in.info.Grub.BIOS() && d.SectorSize() != grubSector {
 		return fmt.Errorf("install: %s has %d-byte sectors; GRUB's BIOS core image needs 512-byte sectors", dev, d.SectorSize())
 	}
-	layout := diskLayout(rootFS, in.bootloader, in.info.Grub, o.RootSize, in.arch)
+	layout := diskLayout(rootFS, in.bootloader, in.info.Grub, o.RootSize, in.opts.Arch)
 	if err := checkLayoutFits(d, layout); err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 // UUID unless RootMountSpec says otherwise; a separate /boot gets an /etc/fstab line and a
 // boot= argument.
 func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
-	in := newInstaller(&o.Options)
+	in := newInstaller(o.Options)
 	defer func() { err = in.finish(err) }()
 
 	root, err := filepath.Abs(o.Root)
@@ -66,7 +66,7 @@ func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	}
 
 	o.printf("Installing image: %s\n", o.Target)
-	if err := in.fetchImageInfo(ctx); err != nil {
+	if err := in.prepare(ctx); err != nil {
 		return err
 	}
 	o.printf("Digest: %s\n", in.img.ManifestDigest)
