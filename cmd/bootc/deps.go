@@ -128,7 +128,7 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		runDir = "/run"
 	}
 	h := &deploy.Host{
-		Sysroot: sr, Repo: repo, Out: d.Out, RunDir: runDir, Progress: sinks.Reporter,
+		Sysroot: sr, Repo: repo, RunDir: runDir, Progress: sinks.Reporter,
 		Import: importer.Options{Rules: importer.DefaultRules()},
 		Pull:   pull,
 		Store: func(ctx context.Context) (*storage.Store, error) {

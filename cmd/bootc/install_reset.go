@@ -44,6 +44,7 @@ func (c *InstallResetCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	out, err := h.Reset(d.Ctx, opts)
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ func (c *RollbackCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	out, err := h.Rollback(d.Ctx)
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,7 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{Retain: c.Retain, DownloadOnly: c.DownloadOnly, FromDownloaded: c.FromDownloaded})
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 	}
 	out, err := h.Upgrade(d.Ctx, deploy.UpgradeOptions{Check: c.Check, DownloadOnly: c.DownloadOnly,
 		FromDownloaded: c.FromDownloaded, Tag: c.Tag})
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}
