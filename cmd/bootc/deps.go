@@ -34,6 +34,8 @@ type Deps struct {
 	Env func(string) string
 	// RunDir is where reboot-required is written on a booted host (default /run).
 	RunDir string
+	// Reboot is what --apply reads of the running system, and the reboot itself.
+	Reboot RebootDeps
 }
 
 func (d *Deps) env(k string) string {

@@ -40,7 +40,7 @@ func (c *InstallResetCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
-	if err := checkApply(h, c.Apply); err != nil {
+	if err := d.checkApply(h, c.Apply); err != nil {
 		return err
 	}
 	out, err := h.Reset(d.Ctx, opts)
@@ -48,5 +48,5 @@ func (c *InstallResetCmd) Run(g *Globals, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	return maybeReboot(d, c.Apply, out.Changed)
+	return d.maybeReboot(c.Apply, out.Changed)
 }
