@@ -23,6 +23,8 @@ vet: deps
 	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet $(GOFLAGS_TAGS) $(PKGS)
+	@# The no-cgo twin of ostree/ (nocgo.go): everything builds and vets without libostree.
+	CGO_ENABLED=0 $(GO) vet $(GOFLAGS_TAGS) $(PKGS)
 
 # All tests: unit tests, root integration tests (tmpfs sysroots), the race detector, the
 # ostree bindings under cgocheck2, then the VM test (e2e). Strict mode (internal/testskip):

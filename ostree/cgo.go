@@ -77,3 +77,42 @@ func gbool(b bool) C.gboolean {
 	}
 	return C.FALSE
 }
+
+// The C objects behind Repo, Sysroot and MutableTree (nocgo.go gives empty stand-ins).
+type (
+	cRepo        = C.OstreeRepo
+	cSysroot     = C.OstreeSysroot
+	cMutableTree = C.OstreeMutableTree
+)
+
+// types.go spells libostree's and GLib's enum values out, so that the no-cgo twin has
+// them; each index below is 0 exactly when a value is the C one (else the build fails).
+var _ = [...]struct{}{
+	[1]struct{}{}[ObjectFile-C.OSTREE_OBJECT_TYPE_FILE],
+	[1]struct{}{}[ObjectDirTree-C.OSTREE_OBJECT_TYPE_DIR_TREE],
+	[1]struct{}{}[ObjectDirMeta-C.OSTREE_OBJECT_TYPE_DIR_META],
+	[1]struct{}{}[ObjectCommit-C.OSTREE_OBJECT_TYPE_COMMIT],
+	[1]struct{}{}[ObjectCommitMeta-C.OSTREE_OBJECT_TYPE_COMMIT_META],
+	[1]struct{}{}[PruneRefsOnly-C.OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY],
+	[1]struct{}{}[PruneDryRun-C.OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE],
+	[1]struct{}{}[PruneCommitOnly-C.OSTREE_REPO_PRUNE_FLAGS_COMMIT_ONLY],
+	[1]struct{}{}[OverwriteNone-C.OSTREE_REPO_CHECKOUT_OVERWRITE_NONE],
+	[1]struct{}{}[OverwriteUnionFiles-C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_FILES],
+	[1]struct{}{}[OverwriteAddFiles-C.OSTREE_REPO_CHECKOUT_OVERWRITE_ADD_FILES],
+	[1]struct{}{}[OverwriteUnionIdentical-C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_IDENTICAL],
+	[1]struct{}{}[ModeBare-C.OSTREE_REPO_MODE_BARE],
+	[1]struct{}{}[ModeArchive-C.OSTREE_REPO_MODE_ARCHIVE],
+	[1]struct{}{}[ModeBareUser-C.OSTREE_REPO_MODE_BARE_USER],
+	[1]struct{}{}[ModeBareUserOnly-C.OSTREE_REPO_MODE_BARE_USER_ONLY],
+	[1]struct{}{}[IOErrorFailed-C.G_IO_ERROR_FAILED],
+	[1]struct{}{}[IOErrorNotFound-C.G_IO_ERROR_NOT_FOUND],
+	[1]struct{}{}[IOErrorExists-C.G_IO_ERROR_EXISTS],
+	[1]struct{}{}[IOErrorCancelled-C.G_IO_ERROR_CANCELLED],
+	[1]struct{}{}[IOErrorBusy-C.G_IO_ERROR_BUSY],
+	[1]struct{}{}[IOErrorNoSpace-C.G_IO_ERROR_NO_SPACE],
+	[1]struct{}{}[IOErrorPermissionDenied-C.G_IO_ERROR_PERMISSION_DENIED],
+	[1]struct{}{}[gFileErrorExist-C.G_FILE_ERROR_EXIST],
+	[1]struct{}{}[gFileErrorAcces-C.G_FILE_ERROR_ACCES],
+	[1]struct{}{}[gFileErrorNoent-C.G_FILE_ERROR_NOENT],
+	[1]struct{}{}[gFileErrorPerm-C.G_FILE_ERROR_PERM],
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -128,4 +129,33 @@ func appendOffset(b []byte, v, w int) []byte {
 		b = append(b, byte(uint64(v)>>(8*i)))
 	}
 	return b
+}
+
+// copyChunks reads exactly size bytes of rd through buf, handing each chunk to write, and
+// checks that rd ends there.
+func copyChunks(rd io.Reader, size int64, buf []byte, write func([]byte) error) error {
+	for remaining := size; remaining > 0; {
+		n := min(int64(len(buf)), remaining)
+		if _, err := io.ReadFull(rd, buf[:n]); err != nil {
+			return fmt.Errorf("reading content: %w", err)
+		}
+		if err := write(buf[:n]); err != nil {
+			return err
+		}
+		remaining -= n
+	}
+	return expectEOF(rd)
+}
+
+// expectEOF checks that rd has nothing beyond the declared size.
+func expectEOF(rd io.Reader) error {
+	var one [1]byte
+	n, err := rd.Read(one[:])
+	if n > 0 {
+		return errors.New("content is longer than its declared size")
+	}
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("reading content: %w", err)
+	}
+	return nil
 }

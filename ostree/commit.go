@@ -9,18 +9,6 @@ import (
 	"time"
 )
 
-// CommitOptions describe a commit to write.
-type CommitOptions struct {
-	// Parent is the parent commit checksum, or "" for none.
-	Parent string
-	// Subject and Body are the commit message.
-	Subject, Body string
-	// Metadata is the commit's a{sv} metadata.
-	Metadata Metadata
-	// Timestamp is the commit time; the zero time means now.
-	Timestamp time.Time
-}
-
 // WriteCommit writes root (and every unwritten directory in it) and a commit object
 // pointing at it, inside the current transaction, and returns the commit checksum.
 func (r *Repo) WriteCommit(ctx context.Context, root *MutableTree, opts CommitOptions) (string, error) {
@@ -60,21 +48,6 @@ func (r *Repo) WriteCommit(ctx context.Context, root *MutableTree, opts CommitOp
 		return "", fmt.Errorf("writing commit: %w", err)
 	}
 	return out, nil
-}
-
-// Commit is a commit object read from a repository.
-type Commit struct {
-	Checksum string
-	Metadata Metadata
-	Parent   string
-	Subject  string
-	Body     string
-	// Timestamp is the commit time (second resolution, UTC).
-	Timestamp time.Time
-	// RootContents and RootMeta are the checksums of the root dirtree and dirmeta.
-	RootContents, RootMeta string
-	// Partial is set when the commit's objects were not all fetched.
-	Partial bool
 }
 
 // ReadCommit resolves rev (a ref or checksum) and loads its commit object.

@@ -6,19 +6,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
-)
-
-// UnlockedState is a deployment's /usr overlay state (ostree admin unlock).
-type UnlockedState string
-
-// Unlocked states, named as libostree names them.
-const (
-	UnlockedNone        UnlockedState = "none"
-	UnlockedDevelopment UnlockedState = "development"
-	UnlockedHotfix      UnlockedState = "hotfix"
-	UnlockedTransient   UnlockedState = "transient"
 )
 
 func (u UnlockedState) c() C.OstreeDeploymentUnlockedState {
@@ -31,44 +19,6 @@ func (u UnlockedState) c() C.OstreeDeploymentUnlockedState {
 		return C.OSTREE_DEPLOYMENT_UNLOCKED_TRANSIENT
 	}
 	return C.OSTREE_DEPLOYMENT_UNLOCKED_NONE
-}
-
-// Deployment is a snapshot of one OstreeDeployment of a sysroot: its fields are read when
-// the Deployment is obtained and do not change. It also keeps a reference to the C object,
-// so it can be handed back to Sysroot methods (as a merge deployment, or in the list given
-// to WriteDeployments).
-//
-// Ownership: the reference is dropped by Close, or by the garbage collector if Close is
-// never called (a safety net; deployments hold no file descriptors). Thread safety: the
-// snapshot is immutable and may be shared between goroutines.
-type Deployment struct {
-	ref *deploymentRef
-
-	// Index is the position in the sysroot's deployment list (0 boots by default).
-	Index int
-	// Stateroot is the deployment's stateroot (osname), e.g. "default".
-	Stateroot string
-	// Checksum is the commit the deployment was made from.
-	Checksum string
-	// Serial distinguishes deployments of the same commit.
-	Serial int
-	// BootChecksum identifies the kernel and initramfs; BootSerial distinguishes entries
-	// sharing it.
-	BootChecksum string
-	BootSerial   int
-	// Staged is set for a deployment staged for finalization at shutdown.
-	Staged bool
-	// Pinned deployments are never garbage collected.
-	Pinned bool
-	// Unlocked is the /usr overlay state.
-	Unlocked UnlockedState
-	// Origin is a copy of the origin file (nil when there is none, or when it could not be
-	// copied: OriginErr says why).
-	Origin *KeyFile
-	// OriginErr is the error copying the origin file out of libostree.
-	OriginErr error
-	// BootOptions is the kernel command line of its boot entry ("" when none is written yet).
-	BootOptions string
 }
 
 type deploymentRef struct {
@@ -154,18 +104,3 @@ func unrefDeployment(p *C.OstreeDeployment) {
 		C.g_object_unref(C.gpointer(p))
 	}
 }
-
-// Equal reports whether d and o are the same deployment (stateroot, checksum, serial).
-func (d *Deployment) Equal(o *Deployment) bool {
-	if d == nil || o == nil {
-		return d == o
-	}
-	return d.Stateroot == o.Stateroot && d.Checksum == o.Checksum && d.Serial == o.Serial
-}
-
-// Relpath is the deployment directory relative to the sysroot.
-func (d *Deployment) Relpath() string {
-	return "ostree/deploy/" + d.Stateroot + "/deploy/" + d.Checksum + "." + itoa(d.Serial)
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -25,6 +25,14 @@
 // writes; Sysroot serialises its calls with a mutex; MutableTree must be used from one
 // goroutine at a time. Each type's comment states its rules.
 //
+// # Without cgo
+//
+// The files that import "C" hold the calls into libostree; types.go holds the types,
+// constants and pure-Go methods both builds share (libostree's enum values spelled out, and
+// checked against the C headers at compile time in cgo.go). nocgo.go is the no-cgo twin
+// (as go-systemd's util_stub.go): the same API, every call failing with ErrNoCgo, so that
+// the module builds and vets with CGO_ENABLED=0. TestNoCgoTwin compares the two APIs.
+//
 // # Test helpers
 //
 // Package ostree/ostreetest makes throwaway sysroots on tmpfs (never on the root

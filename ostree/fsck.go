@@ -8,15 +8,6 @@ import (
 	"fmt"
 )
 
-// FsckResult is what FsckCommit found.
-type FsckResult struct {
-	// Objects is the number of objects checked.
-	Objects int
-	// Bad describes each missing or corrupt object ("file CHECKSUM: why"); empty when the
-	// commit is whole.
-	Bad []string
-}
-
 // FsckCommit verifies every object reachable from commit, as `ostree fsck` does: it exists,
 // and its content (for files: header, xattrs and data) hashes to its name. A missing object
 // stops the walk below it (the result names it); only cancellation is an error.

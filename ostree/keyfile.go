@@ -10,15 +10,6 @@ import (
 	"unsafe"
 )
 
-// KeyFile is a GLib key file (the format of ostree origin files and repo configs): GLib's
-// own GKeyFile, so that it is parsed and written exactly as libostree reads and writes it.
-// Comments and the order of groups and keys are kept, so a file read and written again is
-// unchanged apart from edited keys. The zero value is an empty key file. A KeyFile is not
-// safe for concurrent use.
-type KeyFile struct {
-	h *keyFileHandle
-}
-
 // keyFileHandle owns one reference to a GKeyFile, dropped when the handle is collected
 // (copies of a KeyFile share the handle).
 type keyFileHandle struct {

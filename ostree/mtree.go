@@ -9,19 +9,6 @@ import (
 	"strings"
 )
 
-// MutableTree is an in-memory directory tree of object checksums (OstreeMutableTree),
-// built up file by file and written with Repo.WriteCommit.
-//
-// Ownership: each MutableTree holds one reference; nodes returned by EnsureDir, Walk,
-// Lookup and friends hold their own reference and must be closed too (closing a child
-// does not affect the tree it belongs to).
-//
-// Thread safety: none. OstreeMutableTree is not thread-safe; a tree and all its nodes must
-// be used from one goroutine at a time.
-type MutableTree struct {
-	ptr *C.OstreeMutableTree
-}
-
 // NewMutableTree returns an empty tree.
 func NewMutableTree() *MutableTree {
 	return &MutableTree{ptr: C.ostree_mutable_tree_new()}

@@ -20,15 +20,6 @@ import (
 // object must have, and libostree refuses it (writing nothing) when the content does not
 // hash to it.
 
-// RawFileMeta is the header of a content object as an encapsulated image carries it:
-// ownership, st_mode permission bits (07777) and the serialized a(ayay) extended attributes
-// exactly as they are stored (their order is part of the checksum).
-type RawFileMeta struct {
-	UID, GID uint32
-	Mode     uint32
-	Xattrs   []byte
-}
-
 func bytesPtr(b []byte) *C.guint8 {
 	if len(b) == 0 {
 		return nil
@@ -198,23 +189,6 @@ func (r *Repo) WriteDetachedMetadataBytes(ctx context.Context, commit string, da
 	return nil
 }
 
-// String names the object type as its file extension in a repository does.
-func (t ObjectType) String() string {
-	switch t {
-	case ObjectFile:
-		return "file"
-	case ObjectDirTree:
-		return "dirtree"
-	case ObjectDirMeta:
-		return "dirmeta"
-	case ObjectCommit:
-		return "commit"
-	case ObjectCommitMeta:
-		return "commitmeta"
-	}
-	return fmt.Sprintf("objtype(%d)", int(t))
-}
-
 func takeBytes(p *C.guint8, n C.gsize) []byte {
 	if p == nil {
 		return nil
@@ -291,12 +265,6 @@ func (r *Repo) FileXattrsBytes(ctx context.Context, checksum string) ([]byte, er
 	}
 	return out, nil
 }
-
-// TreeFile is a file entry of a dirtree object.
-type TreeFile struct{ Name, Checksum string }
-
-// TreeDir is a subdirectory entry of a dirtree object.
-type TreeDir struct{ Name, Tree, Meta string }
 
 // ReadDirTree lists a dirtree object: its files and subdirectories, in stored (sorted)
 // order.

@@ -100,25 +100,6 @@ func (r *Repo) ListRefs(ctx context.Context, prefix string) (map[string]string, 
 	return out, nil
 }
 
-// PruneFlags select what Prune does.
-type PruneFlags int
-
-// Prune flags.
-const (
-	// PruneRefsOnly keeps only objects reachable from refs (the usual mode).
-	PruneRefsOnly PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY
-	// PruneDryRun computes what would be pruned without deleting.
-	PruneDryRun PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE
-	// PruneCommitOnly only traverses commit objects.
-	PruneCommitOnly PruneFlags = C.OSTREE_REPO_PRUNE_FLAGS_COMMIT_ONLY
-)
-
-// PruneStats reports what Prune did.
-type PruneStats struct {
-	Objects, Pruned int
-	Bytes           uint64
-}
-
 // Prune deletes unreachable objects. depth is how much commit history is kept (-1 for all).
 func (r *Repo) Prune(ctx context.Context, flags PruneFlags, depth int) (PruneStats, error) {
 	var st PruneStats
@@ -141,37 +122,6 @@ func (r *Repo) Prune(ctx context.Context, flags PruneFlags, depth int) (PruneSta
 		return st, fmt.Errorf("pruning %s: %w", r.path, err)
 	}
 	return st, nil
-}
-
-// OverwriteMode says what a checkout does with files that already exist.
-type OverwriteMode int
-
-// Overwrite modes.
-const (
-	// OverwriteNone fails on existing files.
-	OverwriteNone OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_NONE
-	// OverwriteUnionFiles replaces existing files (layering).
-	OverwriteUnionFiles OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_FILES
-	// OverwriteAddFiles only adds new files.
-	OverwriteAddFiles OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_ADD_FILES
-	// OverwriteUnionIdentical replaces files, failing unless they are identical.
-	OverwriteUnionIdentical OverwriteMode = C.OSTREE_REPO_CHECKOUT_OVERWRITE_UNION_IDENTICAL
-)
-
-// CheckoutOptions control Repo.Checkout.
-type CheckoutOptions struct {
-	// User checks out as the calling user, ignoring ownership (needed for non-root).
-	User bool
-	// Overwrite chooses what happens with existing files (union mode for layering).
-	Overwrite OverwriteMode
-	// ProcessWhiteouts applies overlayfs/OCI whiteouts (.wh.NAME, .wh..wh..opq).
-	ProcessWhiteouts bool
-	// ForceCopy copies files instead of hardlinking them from the repo.
-	ForceCopy bool
-	// NoCopyFallback fails rather than copying when hardlinking is impossible.
-	NoCopyFallback bool
-	// Subpath checks out only this path of the commit ("" or "/" for all).
-	Subpath string
 }
 
 // Checkout writes the tree of rev to dest (created if missing).

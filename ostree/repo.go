@@ -8,57 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 )
-
-// RepoMode is the storage mode of a repository.
-type RepoMode int
-
-// Repository modes.
-const (
-	// ModeBare stores files as themselves; needs root to write. Used by sysroots.
-	ModeBare RepoMode = C.OSTREE_REPO_MODE_BARE
-	// ModeArchive stores compressed objects, owned by the writer; usable without root.
-	ModeArchive RepoMode = C.OSTREE_REPO_MODE_ARCHIVE
-	// ModeBareUser stores ownership and xattrs in a user xattr.
-	ModeBareUser RepoMode = C.OSTREE_REPO_MODE_BARE_USER
-	// ModeBareUserOnly keeps no ownership or xattrs.
-	ModeBareUserOnly RepoMode = C.OSTREE_REPO_MODE_BARE_USER_ONLY
-)
-
-// String names the mode as the ostree command-line tool does.
-func (m RepoMode) String() string {
-	switch m {
-	case ModeBare:
-		return "bare"
-	case ModeArchive:
-		return "archive"
-	case ModeBareUser:
-		return "bare-user"
-	case ModeBareUserOnly:
-		return "bare-user-only"
-	}
-	return fmt.Sprintf("mode(%d)", int(m))
-}
-
-// ErrClosed is returned by methods of a Repo, Sysroot or MutableTree that was closed.
-var ErrClosed = errors.New("ostree: use of closed object")
-
-// Repo is an open OstreeRepo.
-//
-// Ownership: a Repo owns one reference to the C object (and so its directory file
-// descriptors and lock files) until Close. Close must be called; it is idempotent.
-//
-// Thread safety: object writes, reads, ref and commit calls may be made from several
-// goroutines at once, as libostree documents OstreeRepo as multithread-safe for those.
-// Only one transaction may be open at a time (see Transaction). Close waits for calls in
-// flight and must not race with new ones.
-type Repo struct {
-	mu   sync.RWMutex
-	ptr  *C.OstreeRepo
-	path string
-	mode RepoMode
-}
 
 func wrapRepo(ptr *C.OstreeRepo, path string) *Repo {
 	return &Repo{ptr: ptr, path: path, mode: RepoMode(C.bootc_repo_mode(ptr))}
@@ -100,9 +50,6 @@ func CreateRepo(ctx context.Context, path string, mode RepoMode) (*Repo, error) 
 	return wrapRepo(ptr, path), nil
 }
 
-// Path returns the path the repository was opened at.
-func (r *Repo) Path() string { return r.path }
-
 // Close releases the repository. It is safe to call more than once.
 func (r *Repo) Close() error {
 	r.mu.Lock()
@@ -124,9 +71,6 @@ func (r *Repo) use(fn func(p *C.OstreeRepo) error) error {
 	}
 	return fn(r.ptr)
 }
-
-// Mode returns the repository's storage mode.
-func (r *Repo) Mode() RepoMode { return r.mode }
 
 // SetDisableFsync turns off fsync for this repository instance (tests, benchmarks, or
 // imports where the caller syncs the filesystem itself).
@@ -166,14 +110,6 @@ func (r *Repo) Config(group, key string) (string, bool, error) {
 		return nil
 	})
 	return val, ok, err
-}
-
-// Transaction is an open repository transaction. Objects written and refs set through it
-// become durable at Commit; Abort discards refs set in it. Use Repo.WithTransaction, which
-// aborts on every error path, rather than managing one by hand.
-type Transaction struct {
-	repo *Repo
-	done bool
 }
 
 // PrepareTransaction starts a transaction. Only one may be open per Repo.

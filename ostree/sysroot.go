@@ -10,41 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"time"
 	"unsafe"
 )
-
-// StagedLockedPath is the file that keeps libostree's ostree-finalize-staged.service from
-// finalizing a staged deployment (libostree 2022.7 has no "locked" deploy option).
-const StagedLockedPath = "/run/ostree/staged-deployment-locked"
-
-// ErrLocked is returned by Sysroot.Lock when another process holds the sysroot lock and the
-// context ends first, and by TryLock callers that want an error.
-var ErrLocked = errors.New("sysroot is locked by another process")
-
-// Sysroot is an OstreeSysroot: the physical root holding ostree/repo, ostree/deploy and
-// boot/. It is the booted system's sysroot (path "/") or an offline one.
-//
-// Ownership: a Sysroot owns one reference to the C object; Close unlocks it if locked and
-// drops the reference. Close must be called; it is idempotent.
-//
-// Thread safety: libostree documents OstreeSysroot as unsafe for concurrent use, so every
-// method takes the Sysroot's mutex; calls from several goroutines are serialised.
-// Cross-process exclusion is the sysroot lock (Lock, TryLock).
-type Sysroot struct {
-	mu     sync.Mutex
-	ptr    *C.OstreeSysroot
-	path   string
-	locked bool
-	// loaded is set once Load succeeded: libostree asserts (aborts the process) when the
-	// deployment accessors are used on a sysroot that is not loaded.
-	loaded bool
-}
-
-// ErrNotLoaded is returned by the Sysroot methods that need the sysroot's state when Load
-// has not succeeded yet.
-var ErrNotLoaded = errors.New("ostree: sysroot not loaded")
 
 // OpenSysroot returns a Sysroot for the directory path (not yet loaded: call Load).
 func OpenSysroot(path string) (*Sysroot, error) {
@@ -69,9 +37,6 @@ func (s *Sysroot) SetMountNamespaceInUse() {
 		return nil
 	})
 }
-
-// Path returns the sysroot's absolute path.
-func (s *Sysroot) Path() string { return s.path }
 
 // Close unlocks the sysroot if this Sysroot holds the lock and releases it.
 func (s *Sysroot) Close() error {
@@ -287,29 +252,6 @@ func (s *Sysroot) MergeDeployment(stateroot string) *Deployment {
 	return d
 }
 
-// DeploymentPath returns the absolute path of d's root directory.
-func (s *Sysroot) DeploymentPath(d *Deployment) string {
-	return filepath.Join(s.path, d.Relpath())
-}
-
-// DeployOptions describe a new deployment.
-type DeployOptions struct {
-	// Stateroot to deploy into (required).
-	Stateroot string
-	// Revision is the commit (checksum or ref) to deploy.
-	Revision string
-	// Origin is written as the deployment's origin file (nil for none).
-	Origin *KeyFile
-	// Merge is the deployment whose /etc is merged and whose kernel arguments are the
-	// default (nil: none, a fresh /etc).
-	Merge *Deployment
-	// KernelArgs, when not nil, replace the kernel arguments.
-	KernelArgs []string
-	// Locked (staging only) keeps the staged deployment from being finalized at shutdown
-	// until the lock is removed (UnlockStaged).
-	Locked bool
-}
-
 // DeployTree creates a new deployment now: checks out the commit, merges /etc from
 // opts.Merge in-process, and writes the origin. The deployment is not yet in the boot
 // list: pass it to WriteDeployments (or SimpleWriteDeployment).
@@ -353,38 +295,6 @@ func (s *Sysroot) StageTree(ctx context.Context, opts DeployOptions) (*Deploymen
 // stage on a system that is not booted from ostree).
 var stageImpl = func(s *Sysroot, ctx context.Context, opts DeployOptions) (*Deployment, error) {
 	return s.deploy(ctx, true, opts)
-}
-
-// stagedLockFile is StagedLockedPath (tests point it elsewhere).
-var stagedLockFile = StagedLockedPath
-
-// lockStaged creates the finalization lock file.
-func lockStaged() error {
-	err := os.MkdirAll(filepath.Dir(stagedLockFile), 0o755)
-	if err == nil {
-		err = os.WriteFile(stagedLockFile, nil, 0o644)
-	}
-	if err != nil {
-		return fmt.Errorf("locking finalization of the staged deployment (%s): %w", stagedLockFile, err)
-	}
-	return nil
-}
-
-// LockStaged holds the staged deployment back from finalization (no error if already).
-func LockStaged() error { return lockStaged() }
-
-// UnlockStaged removes the finalization lock of a staged deployment (no error if absent).
-func UnlockStaged() error {
-	if err := os.Remove(stagedLockFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("unlocking staged deployment: %w", err)
-	}
-	return nil
-}
-
-// StagedLocked reports whether the staged deployment's finalization is locked.
-func StagedLocked() bool {
-	_, err := os.Stat(stagedLockFile)
-	return err == nil
 }
 
 func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*Deployment, error) {
@@ -433,12 +343,6 @@ func (s *Sysroot) deploy(ctx context.Context, stage bool, opts DeployOptions) (*
 			return nil
 		})
 	return out, err
-}
-
-// WriteOptions control WriteDeployments.
-type WriteOptions struct {
-	// NoCleanup skips the cleanup (old deployments, repo prune) that normally follows.
-	NoCleanup bool
 }
 
 // WriteDeployments makes deps the complete, ordered deployment list (the first boots by

@@ -10,26 +10,6 @@ import (
 	"unsafe"
 )
 
-// Metadata is an ostree a{sv} dictionary (commit metadata, detached metadata) in Go form.
-// Values may be string, []string, []byte, bool, int32, uint32, int64, uint64 or a nested
-// Metadata. When read back from a repository, values of any other GVariant type are given
-// as Variant.
-type Metadata map[string]any
-
-// Variant is a GVariant value of a type Metadata has no Go form for, kept as its type string
-// and its GVariant text form (g_variant_print).
-type Variant struct {
-	Type string
-	Text string
-}
-
-// Xattr is one extended attribute. ostree checksums depend on the order of a file's
-// extended attributes, so they are kept as an ordered slice.
-type Xattr struct {
-	Name  string
-	Value []byte
-}
-
 // newVariant converts a Go value into a non-floating GVariant the caller unrefs.
 func newVariant(v any) (*C.GVariant, error) {
 	switch x := v.(type) {

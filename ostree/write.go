@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,15 +13,6 @@ import (
 	"sync"
 	"unsafe"
 )
-
-// FileMeta is the ownership, mode and extended attributes of an object to write.
-// Mode holds the permission bits including setuid, setgid and sticky (07777); the file type
-// bits are added by each write call.
-type FileMeta struct {
-	UID, GID uint32
-	Mode     uint32
-	Xattrs   []Xattr
-}
 
 // inlineMax is the size up to which a regular file is read whole and written in one call.
 const inlineMax = 64 << 10
@@ -126,22 +116,6 @@ func streamContent(ctx context.Context, w *C.OstreeContentWriter, c *C.GCancella
 	return takeString(csum), nil
 }
 
-// copyChunks reads exactly size bytes of rd through buf, handing each chunk to write, and
-// checks that rd ends there.
-func copyChunks(rd io.Reader, size int64, buf []byte, write func([]byte) error) error {
-	for remaining := size; remaining > 0; {
-		n := min(int64(len(buf)), remaining)
-		if _, err := io.ReadFull(rd, buf[:n]); err != nil {
-			return fmt.Errorf("reading content: %w", err)
-		}
-		if err := write(buf[:n]); err != nil {
-			return err
-		}
-		remaining -= n
-	}
-	return expectEOF(rd)
-}
-
 // writeSpooled writes a file object of an archive repository through an unlinked
 // temporary file.
 func (r *Repo) writeSpooled(p *C.OstreeRepo, c *C.GCancellable, meta FileMeta, mode C.guint32,
@@ -169,19 +143,6 @@ func (r *Repo) writeSpooled(p *C.OstreeRepo, c *C.GCancellable, meta FileMeta, m
 		return "", failed(nil, "", cerr)
 	}
 	return takeString(csum), nil
-}
-
-// expectEOF checks that rd has nothing beyond the declared size.
-func expectEOF(rd io.Reader) error {
-	var one [1]byte
-	n, err := rd.Read(one[:])
-	if n > 0 {
-		return errors.New("content is longer than its declared size")
-	}
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("reading content: %w", err)
-	}
-	return nil
 }
 
 // WriteSymlink writes a symbolic link object (meta.Mode is ignored: links are 0777) and
@@ -238,18 +199,6 @@ func (r *Repo) WriteDirMeta(ctx context.Context, meta FileMeta) (string, error) 
 	return out, nil
 }
 
-// ObjectType names an ostree object type.
-type ObjectType int
-
-// Object types.
-const (
-	ObjectFile       ObjectType = C.OSTREE_OBJECT_TYPE_FILE
-	ObjectDirTree    ObjectType = C.OSTREE_OBJECT_TYPE_DIR_TREE
-	ObjectDirMeta    ObjectType = C.OSTREE_OBJECT_TYPE_DIR_META
-	ObjectCommit     ObjectType = C.OSTREE_OBJECT_TYPE_COMMIT
-	ObjectCommitMeta ObjectType = C.OSTREE_OBJECT_TYPE_COMMIT_META
-)
-
 // HasObject reports whether the repository holds the object.
 func (r *Repo) HasObject(ctx context.Context, typ ObjectType, checksum string) (bool, error) {
 	var have C.gboolean
@@ -289,21 +238,6 @@ func (r *Repo) FileSize(ctx context.Context, checksum string) (int64, error) {
 	}
 	return int64(size), nil
 }
-
-// FileObject is a file object read back from a repository.
-type FileObject struct {
-	// Mode is the full st_mode (file type and permission bits).
-	Mode     uint32
-	UID, GID uint32
-	Size     int64
-	// Target is a symlink's target ("" for regular files).
-	Target string
-	// Content is the start of a regular file's content, up to the limit given to LoadFile.
-	Content []byte
-}
-
-// IsSymlink reports whether the object is a symbolic link.
-func (f *FileObject) IsSymlink() bool { return f.Mode&C.S_IFMT == C.S_IFLNK }
 
 // LoadFile reads the file object checksum: its metadata, and for a regular file up to
 // maxContent bytes of content.

@@ -94,7 +94,7 @@ func (s *Store) Inspect(ctx context.Context, o PullOptions) (*RemoteImage, error
 			return nil, err
 		}
 	}
-	src, err := s.resolveSource(ctx, o.source())
+	src, err := s.resolveSource(ctx, o.source(), o.SourceRef)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,10 @@ type PullOptions struct {
 	// by internal/imgref, not here.) A containers-storage reference without a store
 	// specification, or with this store's, is read in place and never copied.
 	Source string
+	// SourceRef, if set, is Source as the caller already parsed it (it must name the same
+	// image; Source is then used in messages only), so that it is not parsed again here. It
+	// is not used for a containers-storage Source, which is resolved against the store.
+	SourceRef types.ImageReference
 	// Name is the name the pulled image gets in the store. Empty: the source's Docker
 	// reference (registry/repo:tag), else localhost/bootc/<transport>:<hash of Source>.
 	Name string
@@ -268,7 +272,7 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	src, err := s.resolveSource(ctx, o.source())
+	src, err := s.resolveSource(ctx, o.source(), o.SourceRef)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ type PutImageSpec struct {
 	// Name is the name the image gets (e.g. quay.io/x/y:tag; normalised like a Docker
 	// reference). Empty: no name.
 	Name string
+	// Named, if set, is Name already parsed (e.g. Source.Named); it is used instead of
+	// parsing Name again.
+	Named reference.Named
 	// Source is the reference the image came from, recorded in the PulledKey marker.
 	Source string
 	// Manifest is the image manifest (not a list), exactly as served by its source.
@@ -154,8 +157,10 @@ func (s *Store) PutImage(ctx context.Context, spec PutImageSpec) (*Image, PutSta
 			return nil, stats, fmt.Errorf("PutImage: %s: layer %d has diff ID %s in the config, %s given", what, i, cfg.RootFS.DiffIDs[i], l.DiffID)
 		}
 	}
-	var named reference.Named
-	if spec.Name != "" {
+	named := spec.Named
+	if named != nil {
+		named = reference.TagNameOnly(named)
+	} else if spec.Name != "" {
 		n, err := reference.ParseNormalizedNamed(spec.Name)
 		if err != nil {
 			return nil, stats, fmt.Errorf("PutImage: image name %q: %w", spec.Name, err)

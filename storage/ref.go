@@ -101,9 +101,13 @@ func parseTransport(raw string) (name, within string, err error) {
 	return name, within, nil
 }
 
-// resolveSource parses raw. A containers-storage reference is resolved against this store
-// (inPlace) or, when it names another store, against that store opened for the duration.
-func (s *Store) resolveSource(ctx context.Context, raw string) (*source, error) {
+// resolveSource parses raw, unless parsed (not nil) is raw already parsed by the caller. A
+// containers-storage reference is always resolved here: against this store (inPlace) or,
+// when it names another store, against that store opened for the duration.
+func (s *Store) resolveSource(ctx context.Context, raw string, parsed types.ImageReference) (*source, error) {
+	if parsed != nil && parsed.Transport().Name() != storageTransportName {
+		return &source{raw: raw, ref: parsed}, nil
+	}
 	name, within, err := parseTransport(raw)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/ulikunitz/xz"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/blobinfocache"
@@ -34,6 +35,9 @@ type Source struct {
 	// else the source's Docker reference, else localhost/bootc/<transport>:<hash>); for an
 	// in-place source, its first name in the store.
 	Name string
+	// Named is Name as parsed here, to hand to PutImage (PutImageSpec.Named) instead of
+	// Name, which would be parsed again (nil for an in-place source).
+	Named reference.Named
 	// ManifestDigest and Manifest are the image manifest's (for a manifest list, of the
 	// instance chosen for the architecture), exactly as served.
 	ManifestDigest digest.Digest
@@ -104,7 +108,7 @@ func (s *Store) OpenSource(ctx context.Context, o PullOptions) (_ *Source, retEr
 			return nil, err
 		}
 	}
-	rs, err := s.resolveSource(ctx, o.source())
+	rs, err := s.resolveSource(ctx, o.source(), o.SourceRef)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +134,7 @@ func (s *Store) OpenSource(ctx context.Context, o PullOptions) (_ *Source, retEr
 	if err != nil {
 		return nil, err
 	}
-	src.Name = named.String()
+	src.Name, src.Named = named.String(), named
 	name := transports.ImageName(rs.ref)
 	is, err := rs.ref.NewImageSource(ctx, sys)
 	if err != nil {

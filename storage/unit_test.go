@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/storage/types"
 )
@@ -237,5 +238,32 @@ func TestSameDir(t *testing.T) {
 		if got := sameDir(tc.a, tc.b); got != tc.want {
 			t.Errorf("sameDir(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestResolveSourceParsed: a reference the caller already parsed (PullOptions.SourceRef) is
+// used as it is; the string, then only used in messages, is not parsed again.
+func TestResolveSourceParsed(t *testing.T) {
+	parsed, err := alltransports.ParseImageName("docker://quay.io/example/os:42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *Store
+	src, err := s.resolveSource(context.Background(), "not a reference", parsed)
+	if err != nil {
+		t.Fatalf("resolveSource with a parsed reference: %v", err)
+	}
+	if got := transports.ImageName(src.ref); got != "docker://quay.io/example/os:42" || src.inPlace {
+		t.Errorf("resolveSource = %s (in place: %v), want the parsed reference", got, src.inPlace)
+	}
+	src, err = s.resolveSource(context.Background(), "docker://quay.io/example/os:43", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := transports.ImageName(src.ref); got != "docker://quay.io/example/os:43" {
+		t.Errorf("resolveSource without a parsed reference = %s", got)
+	}
+	if _, err := s.resolveSource(context.Background(), "not a reference", nil); err == nil {
+		t.Error("resolveSource parsed nothing and accepted a bad reference")
 	}
 }

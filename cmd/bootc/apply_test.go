@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,20 +9,19 @@ import (
 	"github.com/bootc-go/bootc/internal/deploy"
 )
 
-// fakeApply makes --apply see the test host as the booted system, with a staged deployment
-// when *staged is true, and counts reboots instead of rebooting; all restored at the end of
-// the test.
-func fakeApply(t *testing.T, staged *bool) *int {
-	t.Helper()
-	savedBooted, savedMarker, savedStaged, savedReboot := isBootedSysroot, bootedMarkerExists, hasStaged, rebootSystem
-	t.Cleanup(func() {
-		isBootedSysroot, bootedMarkerExists, hasStaged, rebootSystem = savedBooted, savedMarker, savedStaged, savedReboot
-	})
+// fakeApply makes --apply, in the commands run against h from now on, see the test host as
+// the booted system, with a staged deployment when *staged is true, and count reboots
+// instead of rebooting (through Deps.Reboot).
+func fakeApply(h *testHost, staged *bool) *int {
 	reboots := 0
-	isBootedSysroot = func(*deploy.Host) bool { return true }
-	bootedMarkerExists = func() bool { return true }
-	hasStaged = func(*deploy.Host) bool { return *staged }
-	rebootSystem = func() error { reboots++; return nil }
+	h.adjust = func(d *Deps) {
+		d.Reboot = RebootDeps{
+			IsBootedSysroot:    func(*deploy.Host) bool { return true },
+			BootedMarkerExists: func() bool { return true },
+			HasStaged:          func(*deploy.Host) bool { return *staged },
+			Reboot:             func() error { reboots++; return nil },
+		}
+	}
 	return &reboots
 }
 
@@ -39,7 +39,7 @@ func TestApplyRebootsIntoStaged(t *testing.T) {
 	h.bootc(t, "switch", "--quiet", "--transport", "oci", v1)
 
 	staged := false
-	reboots := fakeApply(t, &staged)
+	reboots := fakeApply(h, &staged)
 	for _, tc := range []struct {
 		name        string
 		args        []string
@@ -70,5 +70,44 @@ func TestApplyRebootsIntoStaged(t *testing.T) {
 				t.Errorf("\"Rebooting the system\" printed: %v, want %v\n%s", said, tc.wantReboots > 0, out)
 			}
 		})
+	}
+}
+
+// TestMaybeReboot: --apply reboots only when something is queued and the booted marker
+// exists, and says so first; the outside world comes from Deps.Reboot.
+func TestMaybeReboot(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		apply, changed, booted bool
+		wantReboots            int
+		wantErr                bool
+	}{
+		{"no --apply", false, true, true, 0, false},
+		{"nothing queued", true, false, true, 0, false},
+		{"queued", true, true, true, 1, false},
+		{"queued, not booted", true, true, false, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			reboots := 0
+			d := &Deps{Out: &out, Reboot: RebootDeps{
+				BootedMarkerExists: func() bool { return tc.booted },
+				Reboot:             func() error { reboots++; return nil },
+			}}
+			err := d.maybeReboot(tc.apply, tc.changed)
+			if (err != nil) != tc.wantErr || reboots != tc.wantReboots {
+				t.Fatalf("maybeReboot: err %v, %d reboots; want error %v, %d reboots", err, reboots, tc.wantErr, tc.wantReboots)
+			}
+			if said := out.String() == "Rebooting the system\n"; said != (tc.wantReboots > 0) {
+				t.Errorf("output %q", out.String())
+			}
+		})
+	}
+	d := &Deps{Reboot: RebootDeps{IsBootedSysroot: func(*deploy.Host) bool { return false }}}
+	if err := d.checkApply(nil, true); !errors.Is(err, errApplyOffline) {
+		t.Errorf("checkApply on an offline sysroot: %v", err)
+	}
+	if err := d.checkApply(nil, false); err != nil {
+		t.Errorf("checkApply without --apply: %v", err)
 	}
 }

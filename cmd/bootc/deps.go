@@ -34,6 +34,8 @@ type Deps struct {
 	Env func(string) string
 	// RunDir is where reboot-required is written on a booted host (default /run).
 	RunDir string
+	// Reboot is what --apply reads of the running system, and the reboot itself.
+	Reboot RebootDeps
 }
 
 func (d *Deps) env(k string) string {
@@ -128,7 +130,7 @@ func (d *Deps) openHost(g *Globals, o hostOptions) (*deploy.Host, func(), error)
 		runDir = "/run"
 	}
 	h := &deploy.Host{
-		Sysroot: sr, Repo: repo, Out: d.Out, RunDir: runDir, Progress: sinks.Reporter,
+		Sysroot: sr, Repo: repo, RunDir: runDir, Progress: sinks.Reporter,
 		Import: importer.Options{Rules: importer.DefaultRules()},
 		Pull:   pull,
 		Store: func(ctx context.Context) (*storage.Store, error) {

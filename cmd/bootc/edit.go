@@ -54,14 +54,16 @@ func (c *EditCmd) Run(g *Globals, d *Deps) error {
 		fmt.Fprintln(d.Out, spec.EditUnchangedMessage)
 		return nil
 	case spec.TransitionRollback:
-		_, err = h.Rollback(d.Ctx)
+		out, err := h.Rollback(d.Ctx)
+		printOutcome(d.Out, out)
 		return err
 	}
 	ref, err := ostreeRefFromSpec(*desired.Spec.Image)
 	if err != nil {
 		return err
 	}
-	_, err = h.Switch(d.Ctx, ref, deploy.SwitchOptions{})
+	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{})
+	printOutcome(d.Out, out)
 	return err
 }
 

@@ -25,7 +25,7 @@ const tags = "containers_image_openpgp exclude_graphdriver_btrfs"
 // try runs bootc against the test host and returns the exit code, stdout and stderr.
 func (h *testHost) try(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return bootc(t, append([]string{"--sysroot", h.sysroot, "--storage-root", h.storage}, args...)...)
+	return bootcWith(t, h.adjust, append([]string{"--sysroot", h.sysroot, "--storage-root", h.storage}, args...)...)
 }
 
 // checkOneLineError checks a failed command: a non-zero exit and exactly one line on stderr,

@@ -40,12 +40,13 @@ func (c *InstallResetCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
-	if err := checkApply(h, c.Apply); err != nil {
+	if err := d.checkApply(h, c.Apply); err != nil {
 		return err
 	}
 	out, err := h.Reset(d.Ctx, opts)
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}
-	return maybeReboot(d, c.Apply, out.Changed)
+	return d.maybeReboot(c.Apply, out.Changed)
 }

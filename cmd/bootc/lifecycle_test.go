@@ -30,6 +30,8 @@ type testHost struct {
 	policy           string
 	// paths are replaced by stable names in golden output.
 	paths map[string]string
+	// adjust, if set, is applied to the Deps of each command run against the host.
+	adjust func(*Deps)
 }
 
 func newTestHost(t *testing.T) *testHost {
@@ -71,7 +73,7 @@ func newTestHostSize(t *testing.T, sizeMiB int) *testHost {
 // bootc runs bootc against the test host.
 func (h *testHost) bootc(t *testing.T, args ...string) (string, string) {
 	t.Helper()
-	code, out, errs := bootc(t, append([]string{"--sysroot", h.sysroot, "--storage-root", h.storage}, args...)...)
+	code, out, errs := bootcWith(t, h.adjust, append([]string{"--sysroot", h.sysroot, "--storage-root", h.storage}, args...)...)
 	if code != 0 {
 		t.Fatalf("bootc %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
 	}

@@ -69,8 +69,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run parses args and runs the verb; it returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// run parses args and runs the verb; it returns the exit code. Each of adjust is applied to
+// the Deps before the verb runs (tests replace parts of the outside world this way).
+func run(args []string, stdout, stderr io.Writer, adjust ...func(*Deps)) int {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("bootc"),
@@ -108,6 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		deps := &Deps{Ctx: ctx, Out: stdout, Err: stderr, Log: log, IsRoot: geteuid() == 0,
 			IsTerminal: isTerminal(stdout), Env: os.Getenv}
+		for _, f := range adjust {
+			f(deps)
+		}
 		if marker, fd := unshareFor(kctx.Command(), &cli, deps); marker != "" {
 			code = reexecUnshared(deps, args, marker, fd)
 			return

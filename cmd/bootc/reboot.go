@@ -13,33 +13,70 @@ import (
 // errApplyOffline refuses --apply on a sysroot that is not the running system.
 var errApplyOffline = errors.New("--apply reboots the running system, but this sysroot is not the booted one; run without --apply (an offline sysroot boots its new default deployment the next time it is started)")
 
-// What --apply reads of the running system, and the reboot itself; tests replace them (as
-// geteuid) to check when a verb reboots without rebooting the machine.
-var (
-	isBootedSysroot    = func(h *deploy.Host) bool { return h.Sysroot.IsBooted() }
-	bootedMarkerExists = func() bool { _, err := os.Stat(BootedMarker); return err == nil }
-	hasStaged          = hasStagedDeployment
-	rebootSystem       = startReboot
-)
+// RebootDeps are what --apply reads of the running system, and the reboot itself (in
+// Deps.Reboot). A nil field is the real one; tests set them to check when a verb reboots
+// without rebooting the machine.
+type RebootDeps struct {
+	// IsBootedSysroot reports whether the host's sysroot is the running system.
+	IsBootedSysroot func(h *deploy.Host) bool
+	// BootedMarkerExists reports whether BootedMarker exists.
+	BootedMarkerExists func() bool
+	// HasStaged reports whether the host has a staged deployment.
+	HasStaged func(h *deploy.Host) bool
+	// Reboot starts the reboot.
+	Reboot func() error
+}
+
+func (r RebootDeps) isBootedSysroot(h *deploy.Host) bool {
+	if r.IsBootedSysroot != nil {
+		return r.IsBootedSysroot(h)
+	}
+	return h.Sysroot.IsBooted()
+}
+
+func (r RebootDeps) bootedMarkerExists() bool {
+	if r.BootedMarkerExists != nil {
+		return r.BootedMarkerExists()
+	}
+	_, err := os.Stat(BootedMarker)
+	return err == nil
+}
+
+func (r RebootDeps) hasStaged(h *deploy.Host) bool {
+	if r.HasStaged != nil {
+		return r.HasStaged(h)
+	}
+	return hasStagedDeployment(h)
+}
+
+func (r RebootDeps) reboot() error {
+	if r.Reboot != nil {
+		return r.Reboot()
+	}
+	return startReboot()
+}
 
 // checkApply is called before any work: --apply needs the booted system.
-func checkApply(h *deploy.Host, apply bool) error {
-	if apply && !isBootedSysroot(h) {
+func (d *Deps) checkApply(h *deploy.Host, apply bool) error {
+	if apply && !d.Reboot.isBootedSysroot(h) {
 		return errApplyOffline
 	}
 	return nil
 }
 
+// hasStaged reports whether the host has a staged deployment (which --apply reboots into).
+func (d *Deps) hasStaged(h *deploy.Host) bool { return d.Reboot.hasStaged(h) }
+
 // maybeReboot asks systemd to reboot (--apply) when something is queued.
-func maybeReboot(d *Deps, apply, changed bool) error {
+func (d *Deps) maybeReboot(apply, changed bool) error {
 	if !apply || !changed {
 		return nil
 	}
-	if !bootedMarkerExists() {
+	if !d.Reboot.bootedMarkerExists() {
 		return errors.New("--apply only works on a booted system; the offline sysroot boots the new deployment next time it is started")
 	}
 	fmt.Fprintln(d.Out, "Rebooting the system")
-	return rebootSystem()
+	return d.Reboot.reboot()
 }
 
 // hasStagedDeployment reports whether the host has a staged deployment (which --apply

@@ -47,14 +47,15 @@ func (c *SwitchCmd) Run(g *Globals, d *Deps) error {
 		fmt.Fprintf(d.Out, "Updated %s to pull from %s\n", dep.Checksum, ref)
 		return nil
 	}
-	if err := checkApply(h, c.Apply); err != nil {
+	if err := d.checkApply(h, c.Apply); err != nil {
 		return err
 	}
 	out, err := h.Switch(d.Ctx, ref, deploy.SwitchOptions{Retain: c.Retain, DownloadOnly: c.DownloadOnly, FromDownloaded: c.FromDownloaded})
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}
 	// As upgrade, and as upstream (tmt 24): --apply also reboots into a deployment staged
 	// before, when the spec is unchanged.
-	return maybeReboot(d, c.Apply, out.Changed || hasStaged(h))
+	return d.maybeReboot(c.Apply, out.Changed || d.hasStaged(h))
 }

@@ -33,13 +33,14 @@ func (c *UpgradeCmd) Run(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
-	if err := checkApply(h, c.Apply); err != nil {
+	if err := d.checkApply(h, c.Apply); err != nil {
 		return err
 	}
 	out, err := h.Upgrade(d.Ctx, deploy.UpgradeOptions{Check: c.Check, DownloadOnly: c.DownloadOnly,
 		FromDownloaded: c.FromDownloaded, Tag: c.Tag})
+	printOutcome(d.Out, out)
 	if err != nil {
 		return err
 	}
-	return maybeReboot(d, c.Apply, out.Changed || hasStaged(h))
+	return d.maybeReboot(c.Apply, out.Changed || d.hasStaged(h))
 }

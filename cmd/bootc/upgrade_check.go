@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/bootc-go/bootc/internal/deploy"
 )
@@ -41,7 +40,6 @@ func (c *UpgradeCmd) checkJSON(g *Globals, d *Deps) error {
 		return err
 	}
 	defer done()
-	h.Out = io.Discard
 	out, err := h.Upgrade(d.Ctx, deploy.UpgradeOptions{Check: true, Tag: c.Tag})
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/transports"
 	"golang.org/x/sys/unix"
 
 	"github.com/bootc-go/bootc/internal/imgref"
@@ -66,6 +68,7 @@ type Fetched struct {
 // sourceInfo is what KeepInStore needs to know of the image's source.
 type sourceInfo struct {
 	Name, Reference                string
+	Named                          reference.Named
 	Manifest, ListManifest, Config []byte
 	Signatures                     [][]byte
 	Layers                         []storage.SourceLayer
@@ -82,13 +85,40 @@ func (f *Fetched) Version() string {
 	return f.Config.Config.Labels["org.opencontainers.image.version"]
 }
 
-// PullOptionsFor fills the source and signature settings of base for ref. (An
+// PullOptionsFor fills the source and signature settings of base for ref: Source, SourceRef
+// (ref as containers/image's value, so that storage does not parse Source again) and
+// RequireSignedPolicy. (An
 // ostree-remote-image: reference is checked against the containers policy as it is, and its
 // commit's signature against the remote's keys: see ostreeext.VerifierFor.)
 func PullOptionsFor(ref imgref.OstreeImageReference, base storage.PullOptions) (storage.PullOptions, error) {
 	base.Source = ref.Imgref.ContainersImageName()
 	base.RequireSignedPolicy = ref.Sigverify.Kind == imgref.SigVerifyContainerPolicy
+	base.SourceRef = nil
+	if ref.Imgref.Transport != imgref.TransportContainersStorage {
+		// containers/image's value for the reference imgref parsed, made from its transport
+		// and name so that storage does not split and parse Source again (a
+		// containers-storage reference is resolved by storage, against its store). When it
+		// cannot be made, storage parses Source and reports the error, as for any Source.
+		within := ref.Imgref.Name
+		if ref.Imgref.Transport == imgref.TransportRegistry {
+			within = "//" + within
+		}
+		if t := transports.Get(containersTransportName(ref.Imgref.Transport)); t != nil {
+			if r, err := t.ParseReference(within); err == nil {
+				base.SourceRef = r
+			}
+		}
+	}
 	return base, nil
+}
+
+// containersTransportName is containers/image's name of t: "docker" for the registry
+// transport, the same name for the others.
+func containersTransportName(t imgref.Transport) string {
+	if t == imgref.TransportRegistry {
+		return "docker"
+	}
+	return string(t)
 }
 
 // Fetch imports ref into repo. The repository is the authority on layers: a layer it holds
@@ -107,7 +137,7 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 		return nil, err
 	}
 	if opts.FromStoreImage != "" {
-		po.Source = "containers-storage:" + opts.FromStoreImage
+		po.Source, po.SourceRef = "containers-storage:"+opts.FromStoreImage, nil
 	}
 	src, err := store.OpenSource(ctx, po)
 	if err != nil {
@@ -116,7 +146,7 @@ func Fetch(ctx context.Context, store *storage.Store, repo *ostree.Repo, ref img
 	defer src.Close()
 
 	f := &Fetched{Ref: ref, ManifestDigest: src.ManifestDigest.String(), Config: src.OCIConfig,
-		source: sourceInfo{Name: src.Name, Reference: src.Reference, Manifest: src.Manifest, ListManifest: src.ListManifest,
+		source: sourceInfo{Name: src.Name, Named: src.Named, Reference: src.Reference, Manifest: src.Manifest, ListManifest: src.ListManifest,
 			Config: src.Config, Signatures: src.Signatures, Layers: src.Layers}}
 	f.Report.InPlace = src.InPlace
 	in := importer.Image{Target: ref.Imgref, ManifestDigest: src.ManifestDigest.String(),
@@ -262,7 +292,7 @@ func KeepInStore(ctx context.Context, store *storage.Store, repo *ostree.Repo, f
 		}
 		layers = append(layers, pl)
 	}
-	spec := storage.PutImageSpec{Name: f.source.Name, Source: f.source.Reference, Manifest: f.source.Manifest,
+	spec := storage.PutImageSpec{Name: f.source.Name, Named: f.source.Named, Source: f.source.Reference, Manifest: f.source.Manifest,
 		ListManifest: f.source.ListManifest, Config: f.source.Config, Signatures: f.source.Signatures, Layers: layers}
 	img, st, err := store.PutImage(ctx, spec)
 	if err != nil {

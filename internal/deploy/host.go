@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,8 +43,6 @@ type Host struct {
 	Import importer.Options
 	// Progress receives long operations' progress (nil: none).
 	Progress progress.Reporter
-	// Out receives the messages for the user.
-	Out io.Writer
 	// RunDir is where reboot-required is written on a booted host ("" disables it).
 	RunDir string
 	// OnLockWait is called when the sysroot lock is held by another process.
@@ -60,12 +57,6 @@ func (h *Host) reporter() progress.Reporter {
 		return progress.Nop{}
 	}
 	return h.Progress
-}
-
-func (h *Host) printf(format string, args ...any) {
-	if h.Out != nil {
-		fmt.Fprintf(h.Out, format, args...)
-	}
 }
 
 func (h *Host) openStore(ctx context.Context) (*storage.Store, error) {
@@ -123,23 +114,6 @@ func (h *Host) lock(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Outcome describes what an operation did.
-type Outcome struct {
-	// Changed is set when a deployment was staged, deployed or reordered.
-	Changed bool
-	// Staged is the new deployment (nil when none was made).
-	Staged *ostree.Deployment
-	// Digest and Version describe the image of the new deployment (or of an available
-	// update for Upgrade with Check).
-	Digest, Version string
-	// UpdateAvailable is set by Upgrade with Check.
-	UpdateAvailable bool
-	// Check is what Upgrade with Check found.
-	Check *UpdateCheck
-	// Fetched is the import result, when an image was fetched.
-	Fetched *Fetched
 }
 
 // currentImage returns the image reference the host tracks: the staged deployment's, else
@@ -212,15 +186,14 @@ func (h *Host) Switch(ctx context.Context, target imgref.OstreeImageReference, o
 		return nil, err
 	} else if cur != nil && cur.String() == target.String() {
 		if opts.DownloadOnly && from == ds.Staged {
-			h.printf("Staged deployment present; locking it (download only).\n")
+			out := &Outcome{Result: ResultDownloadLocked, Target: target}
 			if err := ostree.LockStaged(); err != nil {
-				return nil, err
+				return out, err
 			}
-			return &Outcome{}, h.recordSwitchDownload(ds.Staged, target)
+			return out, h.recordSwitchDownload(ds.Staged, target)
 		}
-		h.printf("Image specification is unchanged.\n")
 		h.keepTrackedInStore(ctx, from, target, "")
-		return &Outcome{}, nil
+		return &Outcome{Result: ResultSpecUnchanged, Target: target}, nil
 	}
 	out, err := h.fetchAndDeploy(ctx, ds, target, opts.DownloadOnly, opts.Retain)
 	if err == nil && opts.DownloadOnly {
@@ -264,8 +237,7 @@ func (h *Host) switchFromDownloaded(ds *Deployments, target imgref.OstreeImageRe
 		return nil, err
 	}
 	_ = os.Remove(p)
-	h.printf("Staged deployment unlocked; it will be applied at the next reboot.\n")
-	return &Outcome{Changed: true, Staged: ds.Staged}, nil
+	return &Outcome{Result: ResultDownloadUnlocked, Changed: true, Target: target, Staged: ds.Staged}, nil
 }
 
 func (h *Host) runDir() string {
@@ -327,8 +299,7 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 		if err := ostree.UnlockStaged(); err != nil {
 			return nil, err
 		}
-		h.printf("Staged deployment unlocked; it will be applied at the next reboot.\n")
-		return &Outcome{Changed: true, Staged: ds.Staged}, nil
+		return &Outcome{Result: ResultDownloadUnlocked, Changed: true, Staged: ds.Staged}, nil
 	}
 	ref, from, err := currentImage(ds)
 	if err != nil {
@@ -373,25 +344,17 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 			return nil, err
 		}
 	}
-	out := &Outcome{Digest: digest, Version: version}
+	out := &Outcome{Target: target, Digest: digest, Version: version}
 	if opts.Check {
 		available := digest != bootedDigest && digest != stagedDigest
 		if out.Check, err = h.checkUpdate(ctx, store, target, remote, ds.Booted, bootedDigest, available); err != nil {
 			return nil, err
 		}
 		if !available {
-			h.printf("No changes in: %s\n", target)
+			out.Result = ResultCheckNone
 			return out, nil
 		}
-		out.UpdateAvailable = true
-		h.printf("Update available for: %s\n", target)
-		if version != "" {
-			h.printf("  Version: %s\n", version)
-		}
-		h.printf("  Digest: %s\n", digest)
-		if out.Check.Diff != nil {
-			h.printf("%s", out.Check.Diff.Lines())
-		}
+		out.Result, out.UpdateAvailable = ResultCheckAvailable, true
 		if ds.Booted != nil {
 			err = h.Repo.WriteDetachedMetadata(ctx, ds.Booted.Checksum, ostree.Metadata{
 				CachedManifestDigest: digest, CachedManifest: string(remote.Manifest), CachedConfig: string(remote.Config)})
@@ -403,17 +366,17 @@ func (h *Host) Upgrade(ctx context.Context, opts UpgradeOptions) (*Outcome, erro
 		locked := ostree.StagedLocked()
 		switch {
 		case opts.DownloadOnly && !locked:
-			h.printf("Staged update present; locking it (download only).\n")
+			out.Result = ResultStagedLocked
 			return out, ostree.LockStaged()
 		case !opts.DownloadOnly && locked:
-			h.printf("Staged update present; unlocking it.\n")
+			out.Result = ResultStagedUnlocked
 			return out, ostree.UnlockStaged()
 		}
-		h.printf("Staged update present, not changed.\n")
+		out.Result = ResultStagedKept
 		h.keepTrackedInStore(ctx, ds.Staged, target, digest)
 		return out, nil
 	case ds.Staged == nil && digest == bootedDigest:
-		h.printf("No update available.\n")
+		out.Result = ResultNoUpdate
 		h.keepTrackedInStore(ctx, ds.Booted, target, digest)
 		return out, nil
 	}
@@ -510,10 +473,11 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 	rep := h.reporter()
 	rep.Start(progress.Task{Name: progress.TaskStaging, ID: f.ManifestDigest, Description: "Deploying Image", StepsTotal: 4})
 	rep.Step(progress.Subtask{Kind: progress.StepMerging, ID: "fetching", Description: "Merging Image"})
+	out := &Outcome{Target: target, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	opts, err := h.prepareDeploy(ctx, ds, target, f.Import.Commit, locked)
 	if err == nil {
 		rep.Step(progress.Subtask{Kind: progress.StepBoundImages, ID: progress.StepBoundImages, Description: "Pulling Bound Images"})
-		err = h.pullBound(ctx, store, f.Import.Commit)
+		out.BoundFetched, err = h.pullBound(ctx, store, f.Import.Commit)
 	}
 	if err != nil {
 		// Refused before anything was written to the sysroot (an /etc conflict, bad
@@ -522,22 +486,22 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		if uerr := h.unfetch(ctx, refsBefore); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the fetched image again: %w", uerr))
 		}
-		return nil, err
+		return out, err
 	}
 	rep.Step(progress.Subtask{Kind: progress.StepDeploying, ID: progress.StepDeploying, Description: "Deploying Image"})
 	d, err := h.writeDeployment(ctx, ds, opts)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
+	out.Changed, out.Staged = true, d
 	// Writing the image's layers into containers-storage takes a while for a large image.
 	storing := progress.Subtask{Kind: progress.StatusStoring, ID: f.ManifestDigest, Description: "Storing the image in containers-storage"}
 	progress.Status(rep, storing, 0, true)
 	h.keepDeployedInStore(ctx, store, f)
 	progress.Status(rep, storing, 0, false)
-	out := &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
 	if !retain {
 		rep.Step(progress.Subtask{Kind: progress.StepCleanup, ID: progress.StepCleanup, Description: "Removing old images"})
-		if err := h.Prune(ctx); err != nil {
+		if out.Pruned, err = h.Prune(ctx); err != nil {
 			return out, fmt.Errorf("deployed, but pruning failed: %w", err)
 		}
 	}
@@ -549,29 +513,19 @@ func (h *Host) fetchAndDeploy(ctx context.Context, ds *Deployments, target imgre
 		}
 	}
 	h.rebootRequired(out.Digest)
-	h.printf("Queued for next boot: %s\n", target)
-	if out.Version != "" {
-		h.printf("  Version: %s\n", out.Version)
-	}
-	h.printf("  Digest: %s\n", out.Digest)
-	r := f.Report
-	h.printf("  Fetched %d layers (%s), %d from containers-storage, %d already present\n",
-		r.LayersFetched, progress.HumanBytes(uint64(r.BytesFetched)), r.LayersFromStore, r.LayersReused)
+	out.Result = ResultDeployed
 	return out, nil
 }
 
-// pullBound pulls the bound images of commit into store (see PullBound).
-func (h *Host) pullBound(ctx context.Context, store *storage.Store, commit string) error {
+// pullBound pulls the bound images of commit into store (see PullBound) and returns how
+// many it pulled.
+func (h *Host) pullBound(ctx context.Context, store *storage.Store, commit string) (int, error) {
 	cfs, err := NewCommitFS(ctx, h.Repo, commit)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer cfs.Close()
-	n, err := PullBound(ctx, store, cfs, h.Pull)
-	if n > 0 {
-		h.printf("Fetched %d bound images\n", n)
-	}
-	return err
+	return PullBound(ctx, store, cfs, h.Pull)
 }
 
 // containerRefs returns the image and layer refs of the repository (ref -> commit).
@@ -726,22 +680,14 @@ func (h *Host) Rollback(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if reverting {
-		h.printf("Reverting queued rollback state\n")
-	}
+	rb := &RollbackOutcome{Reverted: reverting}
+	out := &Outcome{Rollback: rb}
 	if err := h.Sysroot.WriteDeployments(ctx, list, ostree.WriteOptions{}); err != nil {
-		return nil, err
+		return out, err
 	}
-	if ds.Staged != nil {
-		h.printf("Discarded the staged deployment %s.%d\n", ds.Staged.Checksum, ds.Staged.Serial)
-	}
-	if !ds.RollbackQueued {
-		if ref, _ := ImageRefOf(list[0]); ref != nil {
-			h.printf("Next boot: rollback deployment (%s)\n", ref)
-		} else {
-			h.printf("Next boot: rollback deployment %s.%d\n", list[0].Checksum, list[0].Serial)
-		}
-	}
+	rb.Discarded, rb.NextBoot = ds.Staged, list[0]
+	rb.NextBootImage, _ = ImageRefOf(list[0])
 	h.rebootRequired(list[0].Checksum)
-	return &Outcome{Changed: true}, nil
+	out.Result, out.Changed = ResultRolledBack, true
+	return out, nil
 }

@@ -3,13 +3,11 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/importer"
-	"github.com/bootc-go/bootc/internal/progress"
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -26,12 +24,7 @@ type PruneReport struct {
 // image lists, then unreachable objects; and the images bootc pulled into the
 // containers-storage store that no remaining image ref corresponds to (images that podman
 // built or pulled are never touched).
-func (h *Host) Prune(ctx context.Context) error {
-	_, err := h.prune(ctx)
-	return err
-}
-
-func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
+func (h *Host) Prune(ctx context.Context) (*PruneReport, error) {
 	rep := &PruneReport{}
 	deps, err := h.Sysroot.Deployments()
 	if err != nil {
@@ -106,10 +99,6 @@ func (h *Host) prune(ctx context.Context) (*PruneReport, error) {
 			return nil, err
 		}
 	}
-	if rep.Images+rep.Layers+len(rep.StoreImages) > 0 {
-		h.printf("Pruned images: %d (layers: %d, objsize: %s)%s\n", rep.Images, rep.Layers, progress.HumanBytes(rep.Bytes),
-			storeNote(rep.StoreImages))
-	}
 	return rep, nil
 }
 
@@ -148,16 +137,4 @@ func layerRefs(manifest string) []string {
 		out[i] = imgref.BlobRef(l.Digest.String())
 	}
 	return out
-}
-
-// storeNote is the end of the prune line naming the images removed from the store.
-func storeNote(ids []string) string {
-	if len(ids) == 0 {
-		return ""
-	}
-	short := make([]string, len(ids))
-	for i, id := range ids {
-		short[i] = id[:min(12, len(id))]
-	}
-	return "; removed from containers-storage: " + strings.Join(short, ", ")
 }

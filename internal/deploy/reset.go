@@ -86,36 +86,36 @@ func (h *Host) Reset(ctx context.Context, opts ResetOptions) (*Outcome, error) {
 	for _, a := range opts.Kargs {
 		cl.Extend(kargs.Parse(a))
 	}
-	if err := h.pullBound(ctx, store, f.Import.Commit); err != nil {
-		return nil, err
+	out := &Outcome{Target: *target, Stateroot: stateroot, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}
+	if out.BoundFetched, err = h.pullBound(ctx, store, f.Import.Commit); err != nil {
+		return out, err
 	}
 	fstab, err := bootFstabLines(filepath.Join(h.Sysroot.DeploymentPath(ds.Booted), "etc/fstab"))
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if err := h.Sysroot.InitStateroot(ctx, stateroot); err != nil {
-		return nil, err
+		return out, err
 	}
 	d, err := h.writeDeployment(ctx, ds, ostree.DeployOptions{Stateroot: stateroot, Revision: f.Import.Commit,
 		Origin: NewOrigin(*target), KernelArgs: nonNilStrings(cl.Strings())})
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if fstab != "" {
 		p := filepath.Join(h.Sysroot.DeploymentPath(d), "etc/fstab")
 		old, err := os.ReadFile(p)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return out, err
 		}
 		if err := os.WriteFile(p, append(old, fstab...), 0o644); err != nil {
-			return nil, fmt.Errorf("carrying /boot over to the new deployment's /etc/fstab: %w", err)
+			return out, fmt.Errorf("carrying /boot over to the new deployment's /etc/fstab: %w", err)
 		}
 	}
 	h.keepDeployedInStore(ctx, store, f)
 	h.rebootRequired(f.ManifestDigest)
-	h.printf("Reset into the new stateroot %s: %s\n", stateroot, target)
-	h.printf("  Digest: %s\n", f.ManifestDigest)
-	return &Outcome{Changed: true, Staged: d, Fetched: f, Digest: f.ManifestDigest, Version: f.Version()}, nil
+	out.Result, out.Changed, out.Staged = ResultReset, true, d
+	return out, nil
 }
 
 // nextStateroot is upstream's name for a new stateroot: s<year>-<n>, n the first free.

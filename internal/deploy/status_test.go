@@ -180,12 +180,3 @@ func TestOriginDerivation(t *testing.T) {
 		t.Errorf("ImageRefOf(nil) = %v, %v", r, err)
 	}
 }
-
-func TestStoreNote(t *testing.T) {
-	if got := storeNote(nil); got != "" {
-		t.Errorf("storeNote(nil) = %q", got)
-	}
-	if got, want := storeNote([]string{"0123456789abcdef", "short"}), "; removed from containers-storage: 0123456789ab, short"; got != want {
-		t.Errorf("storeNote = %q, want %q", got, want)
-	}
-}
