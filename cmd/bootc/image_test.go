@@ -97,3 +97,21 @@ func TestImageCopyToStorageRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestImageCopyToStorageBootedUnderOtherName: the booted deployment's origin may name an
+// image the repository keeps under another name (install --target-imgref, as the VM test's
+// install to-existing-root does, or switch --mutate-in-place); copy-to-storage copies the
+// booted deployment's own image all the same.
+func TestImageCopyToStorageBootedUnderOtherName(t *testing.T) {
+	h := newTestHost(t)
+	ref := writeOCI(t, filepath.Join(t.TempDir(), "oci"), "v1", withFiles(bootableImage("1"), file("usr/share/data", "booted")))
+	h.bootc(t, "switch", "--transport", "oci", ref)
+	h.bootc(t, "switch", "--mutate-in-place", "--transport", "oci", filepath.Join(t.TempDir(), "elsewhere")+":stable")
+	h.podman(t, "rmi", "--all", "--force")
+	h.bootc(t, "image", "copy-to-storage")
+	mnt := h.podman(t, "image", "mount", "localhost/bootc")
+	defer h.podman(t, "image", "unmount", "--all", "--force")
+	if got := readFile(t, filepath.Join(mnt, "usr/share/data")); got != "booted" {
+		t.Errorf("usr/share/data of localhost/bootc = %q, want the booted image's", got)
+	}
+}

@@ -80,6 +80,7 @@ func (h *Host) CopyToStorage(ctx context.Context, source *imgref.ImageReference,
 		return nil, err
 	}
 	defer h.Sysroot.Unlock()
+	var commit string
 	if source == nil {
 		ref, err := ImageRefOf(ds.Booted)
 		if err != nil {
@@ -89,13 +90,17 @@ func (h *Host) CopyToStorage(ctx context.Context, source *imgref.ImageReference,
 			return nil, errors.New("the booted deployment has no container image reference; name the image to copy with --source")
 		}
 		source = &ref.Imgref
-	}
-	commit, err := h.Repo.ResolveRev(ctx, imgref.ImageRef(*source), true)
-	if err != nil {
-		return nil, err
-	}
-	if commit == "" {
-		return nil, fmt.Errorf("image %s is not in the repository (see bootc image list)", source)
+		// The booted deployment's own commit: the repository may keep its image under
+		// another name than the origin's (install --target-imgref, switch
+		// --mutate-in-place).
+		commit = ds.Booted.Checksum
+	} else {
+		if commit, err = h.Repo.ResolveRev(ctx, imgref.ImageRef(*source), true); err != nil {
+			return nil, err
+		}
+		if commit == "" {
+			return nil, fmt.Errorf("image %s is not in the repository (see bootc image list)", source)
+		}
 	}
 	c, err := h.Repo.ReadCommit(ctx, commit)
 	if err != nil {
