@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,14 +13,15 @@ import (
 // fakeApply makes --apply, in the commands run against h from now on, see the test host as
 // the booted system, with a staged deployment when *staged is true, and count reboots
 // instead of rebooting (through Deps.Reboot).
-func fakeApply(h *testHost, staged *bool) *int {
+func fakeApply(t *testing.T, h *testHost, staged *bool) *int {
 	reboots := 0
+	marker := existingFile(t)
 	h.adjust = func(d *Deps) {
+		d.BootedMarker = marker
 		d.Reboot = RebootDeps{
-			IsBootedSysroot:    func(*deploy.Host) bool { return true },
-			BootedMarkerExists: func() bool { return true },
-			HasStaged:          func(*deploy.Host) bool { return *staged },
-			Reboot:             func() error { reboots++; return nil },
+			IsBootedSysroot: func(*deploy.Host) bool { return true },
+			HasStaged:       func(*deploy.Host) bool { return *staged },
+			Reboot:          func() error { reboots++; return nil },
 		}
 	}
 	return &reboots
@@ -39,7 +41,7 @@ func TestApplyRebootsIntoStaged(t *testing.T) {
 	h.bootc(t, "switch", "--quiet", "--transport", "oci", v1)
 
 	staged := false
-	reboots := fakeApply(h, &staged)
+	reboots := fakeApply(t, h, &staged)
 	for _, tc := range []struct {
 		name        string
 		args        []string
@@ -90,10 +92,12 @@ func TestMaybeReboot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
 			reboots := 0
-			d := &Deps{Out: &out, Reboot: RebootDeps{
-				BootedMarkerExists: func() bool { return tc.booted },
-				Reboot:             func() error { reboots++; return nil },
+			d := &Deps{Out: &out, BootedMarker: existingFile(t), Reboot: RebootDeps{
+				Reboot: func() error { reboots++; return nil },
 			}}
+			if !tc.booted {
+				d.BootedMarker += ".missing"
+			}
 			err := d.maybeReboot(tc.apply, tc.changed)
 			if (err != nil) != tc.wantErr || reboots != tc.wantReboots {
 				t.Fatalf("maybeReboot: err %v, %d reboots; want error %v, %d reboots", err, reboots, tc.wantErr, tc.wantReboots)
@@ -110,4 +114,13 @@ func TestMaybeReboot(t *testing.T) {
 	if err := d.checkApply(nil, false); err != nil {
 		t.Errorf("checkApply without --apply: %v", err)
 	}
+}
+
+// existingFile is a file that exists, to stand in for the booted marker.
+func existingFile(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "ostree-booted")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

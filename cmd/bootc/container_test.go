@@ -139,9 +139,8 @@ func TestContainerVerbsNeedNoHost(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	oldMarker, oldEUID := bootedMarker, geteuid
-	t.Cleanup(func() { bootedMarker, geteuid = oldMarker, oldEUID })
-	bootedMarker = marker
+	oldEUID := geteuid
+	t.Cleanup(func() { geteuid = oldEUID })
 	root := containerRoot(t, nil)
 	for _, args := range [][]string{
 		{"container", "lint", "--rootfs", root},
@@ -157,13 +156,14 @@ func TestContainerVerbsNeedNoHost(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)
 		}
-		if marker, _ := unshareFor(kctx.Command(), &cli, &Deps{IsRoot: true, Env: func(string) string { return "" }}); marker != "" {
-			t.Errorf("%q: re-executes in a mount namespace (%s)", args, marker)
+		if env, _ := unshareFor(kctx.Command(), &cli, &Deps{IsRoot: true, Env: func(string) string { return "" }, BootedMarker: marker}); env != "" {
+			t.Errorf("%q: re-executes in a mount namespace (%s)", args, env)
 		}
 		for _, euid := range []int{0, 65534} {
 			geteuid = func() int { return euid }
-			if code, stdout, stderr := bootc(t, args...); code != 0 || stderr != "" {
-				t.Errorf("%q as uid %d: exit %d\n%s%s", args, euid, code, stdout, stderr)
+			var stdout, stderr strings.Builder
+			if code := run(args, &stdout, &stderr, func(d *Deps) { d.BootedMarker = marker }); code != 0 || stderr.Len() > 0 {
+				t.Errorf("%q as uid %d: exit %d\n%s%s", args, euid, code, stdout.String(), stderr.String())
 			}
 		}
 	}

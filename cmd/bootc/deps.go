@@ -36,6 +36,24 @@ type Deps struct {
 	RunDir string
 	// Reboot is what --apply reads of the running system, and the reboot itself.
 	Reboot RebootDeps
+	// BootedMarker is the file whose existence says the running system is booted from an
+	// ostree deployment ("": BootedMarker).
+	BootedMarker string
+}
+
+// bootedMarker is the booted marker's path.
+func (d *Deps) bootedMarker() string {
+	if d.BootedMarker == "" {
+		return BootedMarker
+	}
+	return d.BootedMarker
+}
+
+// booted reports whether the running system is booted from an ostree deployment: the one
+// place that reads the booted marker.
+func (d *Deps) booted() bool {
+	_, err := os.Stat(d.bootedMarker())
+	return err == nil
 }
 
 func (d *Deps) env(k string) string {
@@ -58,8 +76,8 @@ func (d *Deps) sysrootPath(g *Globals) (string, error) {
 	if g.Sysroot != "" {
 		return g.Sysroot, nil
 	}
-	if _, err := os.Stat(BootedMarker); err != nil {
-		return "", fmt.Errorf("this system is not booted from an ostree deployment (%s is missing); use --sysroot DIR to operate on an offline sysroot", BootedMarker)
+	if !d.booted() {
+		return "", fmt.Errorf("this system is not booted from an ostree deployment (%s is missing); use --sysroot DIR to operate on an offline sysroot", d.bootedMarker())
 	}
 	return "/", nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/godbus/dbus/v5"
 
@@ -19,8 +18,6 @@ var errApplyOffline = errors.New("--apply reboots the running system, but this s
 type RebootDeps struct {
 	// IsBootedSysroot reports whether the host's sysroot is the running system.
 	IsBootedSysroot func(h *deploy.Host) bool
-	// BootedMarkerExists reports whether BootedMarker exists.
-	BootedMarkerExists func() bool
 	// HasStaged reports whether the host has a staged deployment.
 	HasStaged func(h *deploy.Host) bool
 	// Reboot starts the reboot.
@@ -32,14 +29,6 @@ func (r RebootDeps) isBootedSysroot(h *deploy.Host) bool {
 		return r.IsBootedSysroot(h)
 	}
 	return h.Sysroot.IsBooted()
-}
-
-func (r RebootDeps) bootedMarkerExists() bool {
-	if r.BootedMarkerExists != nil {
-		return r.BootedMarkerExists()
-	}
-	_, err := os.Stat(BootedMarker)
-	return err == nil
 }
 
 func (r RebootDeps) hasStaged(h *deploy.Host) bool {
@@ -72,7 +61,7 @@ func (d *Deps) maybeReboot(apply, changed bool) error {
 	if !apply || !changed {
 		return nil
 	}
-	if !d.Reboot.bootedMarkerExists() {
+	if !d.booted() {
 		return errors.New("--apply only works on a booted system; the offline sysroot boots the new deployment next time it is started")
 	}
 	fmt.Fprintln(d.Out, "Rebooting the system")

@@ -23,9 +23,6 @@ var mutatingVerbs = map[string]bool{"switch": true, "upgrade": true, "rollback":
 // "locking sysroot /: Read-only file system".
 var lockingCommands = map[string]bool{"image copy-to-storage": true, "internals destructive-cleanup": true}
 
-// bootedMarker is BootedMarker (tests point it elsewhere).
-var bootedMarker = BootedMarker
-
 // unshareFor decides, from the parsed command (kong's command path such as "upgrade" or
 // "install to-disk <device>") and the parsed flags, whether bootc must run in a private
 // mount namespace. It returns the environment variable that marks the re-executed child
@@ -45,7 +42,7 @@ func unshareFor(command string, cli *CLI, d *Deps) (marker string, progressFD in
 		if cli.Sysroot != "" || !d.IsRoot || d.env(unsharedEnv) != "" {
 			return "", 0
 		}
-		if _, err := os.Stat(bootedMarker); err != nil {
+		if !d.booted() {
 			return "", 0
 		}
 		switch verb {

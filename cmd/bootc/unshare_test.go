@@ -17,9 +17,9 @@ func TestUnshareDecision(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	oldMarker, oldInstall := bootedMarker, installReexec
-	t.Cleanup(func() { bootedMarker, installReexec = oldMarker, oldInstall })
-	bootedMarker, installReexec = marker, true
+	oldInstall := installReexec
+	t.Cleanup(func() { installReexec = oldInstall })
+	installReexec = true
 	for _, tc := range []struct {
 		args               []string
 		env                map[string]string
@@ -63,11 +63,10 @@ func TestUnshareDecision(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
-		bootedMarker = marker
+		d := &Deps{IsRoot: !tc.notRoot, Env: func(k string) string { return tc.env[k] }, BootedMarker: marker}
 		if tc.notBooted {
-			bootedMarker = marker + ".missing"
+			d.BootedMarker = marker + ".missing"
 		}
-		d := &Deps{IsRoot: !tc.notRoot, Env: func(k string) string { return tc.env[k] }}
 		got, fd := unshareFor(kctx.Command(), &cli, d)
 		if got != tc.want || fd != tc.wantFD {
 			t.Errorf("%q (root %v, booted %v, env %v): re-exec %q fd %d, want %q fd %d",
