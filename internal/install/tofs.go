@@ -19,7 +19,8 @@ import (
 // separate /boot filesystem may be mounted at Root/boot): ostree sysroot and repository,
 // stateroot, import, deployment, bootloader. The root= argument names the filesystem's
 // UUID unless RootMountSpec says otherwise; a separate /boot gets an /etc/fstab line and a
-// boot= argument.
+// boot= argument. With o.Replace the root need not be empty (see [Replace]); the running
+// system's root is refused unless installing alongside it.
 func ToFilesystem(ctx context.Context, o FilesystemOptions) (err error) {
 	in := newInstaller(o.Options)
 	defer func() { err = in.finish(err) }()
