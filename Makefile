@@ -76,9 +76,11 @@ fuzz: deps
 # `bootc install to-disk --via-loopback`, booted in qemu through its own bootloader (KVM when
 # it works here, else TCG), then switch, upgrade, rollback, a power cut in the middle of an
 # upgrade, and --download-only/--from-downloaded, each checked on the serial console and on
-# the disk. About 8 minutes under TCG. BOOTC_E2E_LOGS=DIR keeps the serial consoles.
+# the disk; the GRUB/UEFI Secure Boot scenario, the ostree-native image, and the install
+# alongside a plain Debian system (to-existing-root, then podman build in the guest). About
+# 35 minutes under TCG on 2 cores. BOOTC_E2E_LOGS=DIR keeps the serial consoles.
 e2e: deps
-	BOOTC_E2E=1 $(GO) test $(GOFLAGS_TAGS) -count=1 -v -timeout 50m ./tests/e2e/
+	BOOTC_E2E=1 $(GO) test $(GOFLAGS_TAGS) -count=1 -v -timeout 70m ./tests/e2e/
 
 # Builds (or reuses) the test images, installs v1 on a disk image, switches it to v2
 # offline with --sysroot, boots it in qemu and ends with the v2 marker from the VM.

@@ -124,3 +124,15 @@ func existingFile(t testing.TB) string {
 	}
 	return p
 }
+
+// TestConnectSystemdNoBus: without a system bus and without systemd's private socket, the
+// error names both (the private socket is how --apply reboots a host without D-Bus; the VM
+// test's guest runs none).
+func TestConnectSystemdNoBus(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+filepath.Join(dir, "no-bus"))
+	_, err := connectSystemd(filepath.Join(dir, "no-private"))
+	if err == nil || !strings.Contains(err.Error(), "connecting to the system bus") || !strings.Contains(err.Error(), "private socket "+filepath.Join(dir, "no-private")) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -88,6 +88,9 @@ type vmConfig struct {
 	// uefiVars, when set, boots with OVMF with Secure Boot enforcing instead of SeaBIOS:
 	// the variable store (a copy of ovmfVarsMS, which enrolls Microsoft's keys) at this path.
 	uefiVars string
+	// kernel, initrd and append, when kernel is set, boot that kernel directly (qemu's
+	// -kernel) instead of the disk's bootloader.
+	kernel, initrd, append string
 }
 
 // Debian's ovmf: firmware with Secure Boot support, and a variable store with the
@@ -122,6 +125,9 @@ func (c vmConfig) args(serial string) []string {
 	if c.steps != "" {
 		a = append(a, "-drive", "file="+c.steps+",format=raw,if=virtio,cache=unsafe")
 	}
+	if c.kernel != "" {
+		a = append(a, "-kernel", c.kernel, "-initrd", c.initrd, "-append", c.append)
+	}
 	if c.snapshot {
 		a = append(a, "-snapshot")
 	}
@@ -149,6 +155,9 @@ type bootOptions struct {
 	kill func(line string) bool
 	// stopAfterMarker kills the VM as soon as the marker appears (accelerator probe).
 	stopAfterMarker bool
+	// rebootsItself: the steps end (E2E-END) with a command that reboots the guest, so
+	// the marker never prints BOOTC-TEST-DONE.
+	rebootsItself bool
 }
 
 // boot is the record of one run of qemu.

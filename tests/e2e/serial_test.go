@@ -189,7 +189,7 @@ func (r consoleReport) section(begin, end string) []string {
 		switch {
 		case s == begin:
 			in = true
-		case s == end:
+		case s == end && in:
 			return out
 		case in:
 			out = append(out, s)

@@ -24,7 +24,7 @@
 #     blobs).
 # mkbase.sh and derive.sh run in private mount namespaces: nothing they mount outlives them.
 #
-# The inputs hash covers this directory's build files, the package list, the suite, the
+# The inputs hash covers this directory's build files, the project's systemd/ units, the package list, the suite, the
 # mirror and the bootc binary; the base layer's cache key only the package list, mkbase.sh,
 # the suite and the mirror, so a new bootc binary rebuilds the small layers only.
 # Exit status 77: this machine cannot build the image (not root, a host tool missing, the
@@ -32,6 +32,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The project's systemd units (systemd/), which the image ships.
+units=$(cd "$here/../../systemd" && pwd)
 suite=${BOOTC_TEST_SUITE:-bookworm}
 cache=${BOOTC_TEST_IMAGE_CACHE:-/var/tmp/bootc-test-image}
 # v1's creation time (fixed, so that the same inputs give the same digests; derive.sh has
@@ -102,6 +104,9 @@ inputs_hash() {
       else
         echo "$f $(sha <"$here/$f")"
       fi
+    done
+    for f in "$units"/*; do
+      echo "systemd/$(basename "$f") $(sha <"$f")"
     done
   } | sha
 }
@@ -219,6 +224,13 @@ install -m 0755 "$bootc" "$top/usr/bin/bootc"
 echo 1 >"$top/usr/lib/bootc-test/version"
 chmod 0644 "$top/usr/lib/bootc-test/version"
 ln -s ../bootc-test-marker.service "$top/usr/lib/systemd/system/multi-user.target.wants/bootc-test-marker.service"
+# bootc's own units, as a package of it installs them; the shadow sync is enabled (upstream's
+# generator enables it wherever /etc/shadow exists).
+for f in "$units"/*.service "$units"/*.timer; do
+  install -m 0644 "$f" "$top/usr/lib/systemd/system/"
+done
+install -d -m 0755 "$top/usr/lib/systemd/system/sysinit.target.wants"
+ln -s ../bootc-sysusers-shadow-sync.service "$top/usr/lib/systemd/system/sysinit.target.wants/bootc-sysusers-shadow-sync.service"
 find "$top" -type d -exec chmod 0755 {} +
 (cd "$top" && find . -mindepth 1 -maxdepth 1 -printf '%P\n' | LC_ALL=C sort) >"$tmp/top-level"
 tar --create --file="$tmp/top.tar" --directory="$top" --numeric-owner --owner=0 --group=0 \
