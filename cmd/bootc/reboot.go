@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -40,11 +41,18 @@ func (r RebootDeps) hasStaged(h *deploy.Host) bool {
 	return hasStagedDeployment(h)
 }
 
-func (r RebootDeps) reboot() error {
+// reboot starts the reboot and, as upstream does, does not return to the script that ran
+// bootc while the system goes down: systemd's StartUnit only queues the job, so it waits
+// until shutdown stops this process (SIGTERM cancels ctx).
+func (r RebootDeps) reboot(ctx context.Context) error {
 	if r.Reboot != nil {
 		return r.Reboot()
 	}
-	return startReboot()
+	if err := startReboot(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // checkApply is called before any work: --apply needs the booted system.
@@ -67,7 +75,7 @@ func (d *Deps) maybeReboot(apply, changed bool) error {
 		return errors.New("--apply only works on a booted system; the offline sysroot boots the new deployment next time it is started")
 	}
 	fmt.Fprintln(d.Out, "Rebooting the system")
-	return d.Reboot.reboot()
+	return d.Reboot.reboot(d.Ctx)
 }
 
 // hasStagedDeployment reports whether the host has a staged deployment (which --apply
