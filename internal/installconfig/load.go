@@ -1,7 +1,6 @@
 package installconfig
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -70,29 +69,9 @@ func Scan(root fs.FS) []Fragment {
 }
 
 // FileError is a problem with one install config file: it names the file
-// and, when known, the line and column.
-type FileError struct {
-	File   string // path of the file, relative to the root
-	Line   int    // 1-based; 0 when the fault has no position
-	Column int    // 1-based; 0 when the fault has no position
-	Err    error  // the underlying error
-}
-
-// Error formats the error as "install config FILE:LINE:COL: MSG".
-func (e *FileError) Error() string {
-	msg := e.Err.Error()
-	var te *tomlstrict.Error
-	if errors.As(e.Err, &te) {
-		msg = te.Msg
-	}
-	if e.Line > 0 {
-		return fmt.Sprintf("parsing install config %s:%d:%d: %s", e.File, e.Line, e.Column, msg)
-	}
-	return fmt.Sprintf("parsing install config %s: %s", e.File, msg)
-}
-
-// Unwrap returns the underlying error.
-func (e *FileError) Unwrap() error { return e.Err }
+// and, when known, the line and column. Its message reads
+// "parsing install config FILE:LINE:COL: MSG".
+type FileError = tomlstrict.FileError
 
 // ParseFile parses one drop-in. It returns its `[install]` table (nil when
 // the file has none) and warnings for unknown keys in `[install.ostree]`,
@@ -101,12 +80,7 @@ func ParseFile(name string, data []byte) (*Config, []string, error) {
 	var f fileConfig
 	unknown, err := tomlstrict.Decode(data, &f)
 	if err != nil {
-		fe := &FileError{File: name, Err: err}
-		var te *tomlstrict.Error
-		if errors.As(err, &te) {
-			fe.Line, fe.Column = te.Line, te.Column
-		}
-		return nil, nil, fe
+		return nil, nil, tomlstrict.NewFileError("install config", name, err)
 	}
 	var warnings []string
 	for _, k := range unknown {

@@ -21,37 +21,15 @@ type fileConfig struct {
 }
 
 // FileError is a problem with one kargs.d file: it names the file and, when
-// known, the line and column.
-type FileError struct {
-	File   string // path of the file, relative to the tree root
-	Line   int    // 1-based; 0 when the fault has no position
-	Column int    // 1-based; 0 when the fault has no position
-	Err    error  // the underlying error
-}
+// known, the line and column. Its message reads
+// "parsing kargs.d file FILE:LINE:COL: MSG".
+type FileError = tomlstrict.FileError
 
-// Error formats the error as "kargs.d FILE:LINE:COL: MSG".
-func (e *FileError) Error() string {
-	var te *tomlstrict.Error
-	msg := e.Err.Error()
-	if errors.As(e.Err, &te) {
-		msg = te.Msg
-	}
-	if e.Line > 0 {
-		return fmt.Sprintf("parsing kargs.d file %s:%d:%d: %s", e.File, e.Line, e.Column, msg)
-	}
-	return fmt.Sprintf("parsing kargs.d file %s: %s", e.File, msg)
-}
-
-// Unwrap returns the underlying error.
-func (e *FileError) Unwrap() error { return e.Err }
+// fileKind is how [FileError] messages name a kargs.d file.
+const fileKind = "kargs.d file"
 
 func fileError(name string, err error) error {
-	fe := &FileError{File: name, Err: err}
-	var te *tomlstrict.Error
-	if errors.As(err, &te) {
-		fe.Line, fe.Column = te.Line, te.Column
-	}
-	return fe
+	return tomlstrict.NewFileError(fileKind, name, err)
 }
 
 // ParseFile parses the contents of one kargs.d file. It returns the file's
