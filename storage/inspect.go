@@ -94,15 +94,11 @@ func (s *Store) Inspect(ctx context.Context, o PullOptions) (*RemoteImage, error
 			return nil, err
 		}
 	}
-	src, err := s.resolveSource(ctx, o.source(), o.SourceRef)
+	src, release, err := s.openSource(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := src.close(); err != nil {
-			s.logger().Warn().Err(err).Str("image", o.Source).Msg("closing source store")
-		}
-	}()
+	defer release()
 	sys := s.systemContext(&o)
 	return inspectRef(ctx, src.ref, sys)
 }

@@ -272,15 +272,11 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) (*Image, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	src, err := s.resolveSource(ctx, o.source(), o.SourceRef)
+	src, release, err := s.openSource(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := src.close(); err != nil {
-			s.log.Warn().Err(err).Str("image", o.Source).Msg("closing source store")
-		}
-	}()
+	defer release()
 	sys := s.systemContext(&o)
 	pc, err := s.policyContext(&o, sys)
 	if err != nil {

@@ -152,6 +152,22 @@ func (src *source) close() error {
 	return src.cleanup()
 }
 
+// openSource resolves o's source as resolveSource does and returns it with a release
+// function that closes it, logging a failure to close as a warning; the caller defers
+// release. s may be nil.
+func (s *Store) openSource(ctx context.Context, o *PullOptions) (src *source, release func(), err error) {
+	src, err = s.resolveSource(ctx, o.source(), o.SourceRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	release = func() {
+		if err := src.close(); err != nil {
+			s.logger().Warn().Err(err).Str("image", o.Source).Msg("closing source store")
+		}
+	}
+	return src, release, nil
+}
+
 // destinationName is the name under which an image read from ref is stored: the explicit
 // name if given, else the source's Docker reference, else a name generated from the source
 // reference: localhost/bootc/<transport>:<hash of the reference>.
