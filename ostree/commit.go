@@ -25,24 +25,15 @@ func (r *Repo) WriteCommit(ctx context.Context, root *MutableTree, opts CommitOp
 		ts = time.Now()
 	}
 	var out string
-	err = r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err = r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		parent, subject, body := cstrOrNil(opts.Parent), cstrOrNil(opts.Subject), cstrOrNil(opts.Body)
 		defer freeC(parent)
 		defer freeC(subject)
 		defer freeC(body)
-		var cerr *C.GError
 		cs := C.bootc_repo_write_commit(p, root.ptr, parent, subject, body, meta,
-			C.guint64(ts.Unix()), c, &cerr)
-		if cs == nil {
-			return failed(ctx, "", cerr)
-		}
+			C.guint64(ts.Unix()), c, cerr)
 		out = takeString(cs)
-		return nil
+		return cs != nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("writing commit: %w", err)
@@ -102,15 +93,12 @@ func (r *Repo) ReadCommit(ctx context.Context, rev string) (*Commit, error) {
 // none (or an empty dictionary).
 func (r *Repo) ReadDetachedMetadata(ctx context.Context, checksum string) (Metadata, error) {
 	var out Metadata
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
 		var v *C.GVariant
-		var cerr *C.GError
-		if C.bootc_repo_read_detached(p, cs, &v, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
+		if C.bootc_repo_read_detached(p, cs, &v, c, cerr) == 0 {
+			return false
 		}
 		if v != nil {
 			if C.bootc_variant_n_children(v) > 0 {
@@ -118,7 +106,7 @@ func (r *Repo) ReadDetachedMetadata(ctx context.Context, checksum string) (Metad
 			}
 			C.g_variant_unref(v)
 		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading detached metadata of %s: %w", checksum, err)
@@ -133,16 +121,10 @@ func (r *Repo) WriteDetachedMetadata(ctx context.Context, checksum string, meta 
 		return fmt.Errorf("writing detached metadata of %s: %w", checksum, err)
 	}
 	defer unrefVariant(v)
-	err = r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err = r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
-		var cerr *C.GError
-		if C.bootc_repo_write_detached(p, cs, v, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.bootc_repo_write_detached(p, cs, v, c, cerr) != 0
 	})
 	if err != nil {
 		return fmt.Errorf("writing detached metadata of %s: %w", checksum, err)

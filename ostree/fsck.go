@@ -13,22 +13,16 @@ import (
 // stops the walk below it (the result names it); only cancellation is an error.
 func (r *Repo) FsckCommit(ctx context.Context, commit string) (FsckResult, error) {
 	var res FsckResult
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cc := cstr(commit)
 		defer freeC(cc)
 		var n C.guint
-		var cerr *C.GError
-		arr := C.bootc_repo_fsck_commit(p, cc, &n, c, &cerr)
+		arr := C.bootc_repo_fsck_commit(p, cc, &n, c, cerr)
 		if arr == nil {
-			return failed(ctx, "", cerr)
+			return false
 		}
 		res.Objects, res.Bad = int(n), takeStrv(arr)
-		return nil
+		return true
 	})
 	if err != nil {
 		return res, fmt.Errorf("checking commit %s: %w", commit, err)

@@ -48,10 +48,7 @@ func (r *Repo) WriteRegfileExpected(ctx context.Context, expected string, meta R
 		buf := *bp
 		if size <= inlineMax {
 			b := buf[:size]
-			if _, err := io.ReadFull(rd, b); err != nil {
-				return fmt.Errorf("reading content: %w", err)
-			}
-			if err := expectEOF(rd); err != nil {
+			if err := readExactly(rd, b); err != nil {
 				return err
 			}
 			var cerr *C.GError
@@ -118,23 +115,14 @@ func (r *Repo) writeSpooledExpected(ctx context.Context, p *C.OstreeRepo, c *C.G
 
 // WriteSymlinkExpected writes a symbolic link object that must have the checksum expected.
 func (r *Repo) WriteSymlinkExpected(ctx context.Context, expected string, meta RawFileMeta, target string) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		ce, ct := cstr(expected), cstr(target)
 		defer freeC(ce)
 		defer freeC(ct)
-		var cerr *C.GError
 		ok := C.bootc_native_write_symlink(p, ce, C.guint32(meta.UID), C.guint32(meta.GID),
-			bytesPtr(meta.Xattrs), C.gsize(len(meta.Xattrs)), ct, c, &cerr)
+			bytesPtr(meta.Xattrs), C.gsize(len(meta.Xattrs)), ct, c, cerr)
 		runtime.KeepAlive(meta.Xattrs)
-		if ok == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return ok != 0
 	})
 	if err != nil {
 		return fmt.Errorf("writing symlink object %s: %w", expected, err)
@@ -145,21 +133,12 @@ func (r *Repo) WriteSymlinkExpected(ctx context.Context, expected string, meta R
 // WriteMetadataExpected writes a commit, dirtree or dirmeta object from its serialized
 // bytes, which must be a normal-form variant hashing to expected.
 func (r *Repo) WriteMetadataExpected(ctx context.Context, typ ObjectType, expected string, data []byte) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		ce := cstr(expected)
 		defer freeC(ce)
-		var cerr *C.GError
-		ok := C.bootc_native_write_metadata(p, C.OstreeObjectType(typ), ce, bytesPtr(data), C.gsize(len(data)), c, &cerr)
+		ok := C.bootc_native_write_metadata(p, C.OstreeObjectType(typ), ce, bytesPtr(data), C.gsize(len(data)), c, cerr)
 		runtime.KeepAlive(data)
-		if ok == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return ok != 0
 	})
 	if err != nil {
 		return fmt.Errorf("writing %s object %s: %w", typ, expected, err)
@@ -170,18 +149,12 @@ func (r *Repo) WriteMetadataExpected(ctx context.Context, typ ObjectType, expect
 // WriteDetachedMetadataBytes stores data (a serialized a{sv}) as the detached metadata of
 // commit, as it is.
 func (r *Repo) WriteDetachedMetadataBytes(ctx context.Context, commit string, data []byte) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(commit)
 		defer freeC(cs)
-		var cerr *C.GError
-		ok := C.bootc_native_write_detached(p, cs, bytesPtr(data), C.gsize(len(data)), c, &cerr)
+		ok := C.bootc_native_write_detached(p, cs, bytesPtr(data), C.gsize(len(data)), c, cerr)
 		runtime.KeepAlive(data)
-		if ok == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return ok != 0
 	})
 	if err != nil {
 		return fmt.Errorf("writing detached metadata of %s: %w", commit, err)
@@ -223,19 +196,16 @@ func (r *Repo) LoadObjectBytes(ctx context.Context, typ ObjectType, checksum str
 // when it has none.
 func (r *Repo) LoadDetachedMetadataBytes(ctx context.Context, commit string) ([]byte, error) {
 	var out []byte
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(commit)
 		defer freeC(cs)
 		var b *C.guint8
 		var n C.gsize
-		var cerr *C.GError
-		if C.bootc_native_load_detached(p, cs, &b, &n, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
+		if C.bootc_native_load_detached(p, cs, &b, &n, c, cerr) == 0 {
+			return false
 		}
 		out = takeBytes(b, n)
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading detached metadata of %s: %w", commit, err)
@@ -246,19 +216,13 @@ func (r *Repo) LoadDetachedMetadataBytes(ctx context.Context, commit string) ([]
 // FileXattrsBytes returns the serialized a(ayay) extended attributes of a file object.
 func (r *Repo) FileXattrsBytes(ctx context.Context, checksum string) ([]byte, error) {
 	var out []byte
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
 		var n C.gsize
-		var cerr *C.GError
-		b := C.bootc_native_file_xattrs(p, cs, &n, c, &cerr)
-		if b == nil {
-			return failed(ctx, "", cerr)
-		}
+		b := C.bootc_native_file_xattrs(p, cs, &n, c, cerr)
 		out = takeBytes(b, n)
-		return nil
+		return b != nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading xattrs of file object %s: %w", checksum, err)
@@ -321,39 +285,30 @@ func (r *Repo) ReadDirMeta(ctx context.Context, checksum string) (uid, gid, mode
 // description of the signatures.
 func (r *Repo) VerifyCommitGPG(ctx context.Context, commit, commitmeta []byte, keyringDir, keyring string) (string, error) {
 	var text string
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cd, ck := cstrOrNil(keyringDir), cstrOrNil(keyring)
 		defer freeC(cd)
 		defer freeC(ck)
 		var out *C.char
-		var cerr *C.GError
 		ok := C.bootc_native_gpg_verify(p, bytesPtr(commit), C.gsize(len(commit)), bytesPtr(commitmeta),
-			C.gsize(len(commitmeta)), cd, ck, &out, c, &cerr)
+			C.gsize(len(commitmeta)), cd, ck, &out, c, cerr)
 		runtime.KeepAlive(commit)
 		runtime.KeepAlive(commitmeta)
 		if ok == 0 {
-			return failed(ctx, "", cerr)
+			return false
 		}
 		text = takeString(out)
-		return nil
+		return true
 	})
 	return text, err
 }
 
 // DeleteObject removes an object from the repository (outside any transaction).
 func (r *Repo) DeleteObject(ctx context.Context, typ ObjectType, checksum string) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
-		var cerr *C.GError
-		if C.ostree_repo_delete_object(p, C.OstreeObjectType(typ), cs, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.ostree_repo_delete_object(p, C.OstreeObjectType(typ), cs, c, cerr) != 0
 	})
 	if err != nil {
 		return fmt.Errorf("deleting %s object %s: %w", typ, checksum, err)

@@ -46,21 +46,12 @@ func (r *Repo) DeleteRef(ctx context.Context, ref string) error {
 }
 
 func (r *Repo) setRef(ctx context.Context, ref, checksum string) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cref := cstr(ref)
 		defer freeC(cref)
 		cs := cstrOrNil(checksum)
 		defer freeC(cs)
-		var cerr *C.GError
-		if C.bootc_repo_set_ref(p, cref, cs, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.bootc_repo_set_ref(p, cref, cs, c, cerr) != 0
 	})
 	if err != nil {
 		if checksum == "" {
@@ -75,24 +66,18 @@ func (r *Repo) setRef(ctx context.Context, ref, checksum string) error {
 // their full name, prefix included.
 func (r *Repo) ListRefs(ctx context.Context, prefix string) (map[string]string, error) {
 	out := map[string]string{}
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cp := cstrOrNil(prefix)
 		defer freeC(cp)
-		var cerr *C.GError
-		arr := C.bootc_repo_list_refs(p, cp, c, &cerr)
+		arr := C.bootc_repo_list_refs(p, cp, c, cerr)
 		if arr == nil {
-			return failed(ctx, "", cerr)
+			return false
 		}
 		kv := takeStrv(arr)
 		for i := 0; i+1 < len(kv); i += 2 {
 			out[kv[i]] = kv[i+1]
 		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing refs %s: %w", prefix, err)
@@ -103,20 +88,14 @@ func (r *Repo) ListRefs(ctx context.Context, prefix string) (map[string]string, 
 // Prune deletes unreachable objects. depth is how much commit history is kept (-1 for all).
 func (r *Repo) Prune(ctx context.Context, flags PruneFlags, depth int) (PruneStats, error) {
 	var st PruneStats
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		var total, pruned C.gint
 		var size C.guint64
-		var cerr *C.GError
-		if C.bootc_repo_prune(p, C.OstreeRepoPruneFlags(flags), C.gint(depth), &total, &pruned, &size, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
+		if C.bootc_repo_prune(p, C.OstreeRepoPruneFlags(flags), C.gint(depth), &total, &pruned, &size, c, cerr) == 0 {
+			return false
 		}
 		st = PruneStats{Objects: int(total), Pruned: int(pruned), Bytes: uint64(size)}
-		return nil
+		return true
 	})
 	if err != nil {
 		return st, fmt.Errorf("pruning %s: %w", r.path, err)
@@ -126,22 +105,13 @@ func (r *Repo) Prune(ctx context.Context, flags PruneFlags, depth int) (PruneSta
 
 // Checkout writes the tree of rev to dest (created if missing).
 func (r *Repo) Checkout(ctx context.Context, rev, dest string, opts CheckoutOptions) error {
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		crev, cdest, csub := cstr(rev), cstr(dest), cstrOrNil(opts.Subpath)
 		defer freeC(crev)
 		defer freeC(cdest)
 		defer freeC(csub)
-		var cerr *C.GError
-		if C.bootc_repo_checkout(p, crev, cdest, csub, gbool(opts.User), C.int(opts.Overwrite),
-			gbool(opts.ProcessWhiteouts), gbool(opts.ForceCopy), gbool(opts.NoCopyFallback), c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.bootc_repo_checkout(p, crev, cdest, csub, gbool(opts.User), C.int(opts.Overwrite),
+			gbool(opts.ProcessWhiteouts), gbool(opts.ForceCopy), gbool(opts.NoCopyFallback), c, cerr) != 0
 	})
 	if err != nil {
 		return fmt.Errorf("checking out %s to %s: %w", rev, dest, err)

@@ -72,6 +72,38 @@ func (r *Repo) use(fn func(p *C.OstreeRepo) error) error {
 	return fn(r.ptr)
 }
 
+// shimFunc makes one shim call with the repository p, the cancellable c and the GError
+// slot cerr, and reports whether it succeeded.
+type shimFunc func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool
+
+// call runs fn under use with a GCancellable tied to ctx, released when fn returns; a
+// failed call becomes an error through failed.
+func (r *Repo) call(ctx context.Context, fn shimFunc) error {
+	return r.use(func(p *C.OstreeRepo) error { return callShim(ctx, p, fn) })
+}
+
+// callChecked is call, except that a ctx that is already done is reported as ctx.Err()
+// before fn runs (the writers and the long operations check first).
+func (r *Repo) callChecked(ctx context.Context, fn shimFunc) error {
+	return r.use(func(p *C.OstreeRepo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return callShim(ctx, p, fn)
+	})
+}
+
+// callShim is the body of call and callChecked.
+func callShim(ctx context.Context, p *C.OstreeRepo, fn shimFunc) error {
+	c, release := cancellable(ctx)
+	defer release()
+	var cerr *C.GError
+	if !fn(p, c, &cerr) {
+		return failed(ctx, "", cerr)
+	}
+	return nil
+}
+
 // SetDisableFsync turns off fsync for this repository instance (tests, benchmarks, or
 // imports where the caller syncs the filesystem itself).
 func (r *Repo) SetDisableFsync(disable bool) error {

@@ -52,10 +52,7 @@ func (r *Repo) WriteRegfile(ctx context.Context, meta FileMeta, size int64, rd i
 
 		if size <= inlineMax {
 			b := buf[:size]
-			if _, err := io.ReadFull(rd, b); err != nil {
-				return fmt.Errorf("reading content: %w", err)
-			}
-			if err := expectEOF(rd); err != nil {
+			if err := readExactly(rd, b); err != nil {
 				return err
 			}
 			var cerr *C.GError
@@ -92,6 +89,14 @@ func (r *Repo) WriteRegfile(ctx context.Context, meta FileMeta, size int64, rd i
 		return "", fmt.Errorf("writing file object: %w", err)
 	}
 	return out, nil
+}
+
+// readExactly fills b from rd and checks that rd has nothing more.
+func readExactly(rd io.Reader, b []byte) error {
+	if _, err := io.ReadFull(rd, b); err != nil {
+		return fmt.Errorf("reading content: %w", err)
+	}
+	return expectEOF(rd)
 }
 
 // streamContent writes size bytes of rd through buf into the content writer w (which it
@@ -149,23 +154,14 @@ func (r *Repo) writeSpooled(p *C.OstreeRepo, c *C.GCancellable, meta FileMeta, m
 // returns its checksum.
 func (r *Repo) WriteSymlink(ctx context.Context, meta FileMeta, target string) (string, error) {
 	var out string
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		xattrs := newXattrsVariant(meta.Xattrs)
 		defer unrefVariant(xattrs)
 		ct := cstr(target)
 		defer freeC(ct)
-		var cerr *C.GError
-		csum := C.bootc_repo_write_symlink(p, C.guint32(meta.UID), C.guint32(meta.GID), xattrs, ct, c, &cerr)
-		if csum == nil {
-			return failed(ctx, "", cerr)
-		}
+		csum := C.bootc_repo_write_symlink(p, C.guint32(meta.UID), C.guint32(meta.GID), xattrs, ct, c, cerr)
 		out = takeString(csum)
-		return nil
+		return csum != nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("writing symlink object -> %s: %w", target, err)
@@ -176,22 +172,13 @@ func (r *Repo) WriteSymlink(ctx context.Context, meta FileMeta, target string) (
 // WriteDirMeta writes a directory metadata object and returns its checksum.
 func (r *Repo) WriteDirMeta(ctx context.Context, meta FileMeta) (string, error) {
 	var out string
-	err := r.use(func(p *C.OstreeRepo) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.callChecked(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		xattrs := newXattrsVariant(meta.Xattrs)
 		defer unrefVariant(xattrs)
-		var cerr *C.GError
 		csum := C.bootc_repo_write_dirmeta(p, C.guint32(meta.UID), C.guint32(meta.GID),
-			C.guint32(C.S_IFDIR|(meta.Mode&07777)), xattrs, c, &cerr)
-		if csum == nil {
-			return failed(ctx, "", cerr)
-		}
+			C.guint32(C.S_IFDIR|(meta.Mode&07777)), xattrs, c, cerr)
 		out = takeString(csum)
-		return nil
+		return csum != nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("writing directory metadata: %w", err)
@@ -202,16 +189,10 @@ func (r *Repo) WriteDirMeta(ctx context.Context, meta FileMeta) (string, error) 
 // HasObject reports whether the repository holds the object.
 func (r *Repo) HasObject(ctx context.Context, typ ObjectType, checksum string) (bool, error) {
 	var have C.gboolean
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
-		var cerr *C.GError
-		if C.bootc_repo_has_object(p, C.OstreeObjectType(typ), cs, &have, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.bootc_repo_has_object(p, C.OstreeObjectType(typ), cs, &have, c, cerr) != 0
 	})
 	if err != nil {
 		return false, fmt.Errorf("looking up object %s: %w", checksum, err)
@@ -222,16 +203,10 @@ func (r *Repo) HasObject(ctx context.Context, typ ObjectType, checksum string) (
 // FileSize returns the content size of the file object checksum.
 func (r *Repo) FileSize(ctx context.Context, checksum string) (int64, error) {
 	var size C.guint64
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
-		var cerr *C.GError
-		if C.bootc_repo_file_size(p, cs, &size, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
-		}
-		return nil
+		return C.bootc_repo_file_size(p, cs, &size, c, cerr) != 0
 	})
 	if err != nil {
 		return 0, fmt.Errorf("reading file object %s: %w", checksum, err)
@@ -243,9 +218,7 @@ func (r *Repo) FileSize(ctx context.Context, checksum string) (int64, error) {
 // maxContent bytes of content.
 func (r *Repo) LoadFile(ctx context.Context, checksum string, maxContent int64) (*FileObject, error) {
 	var out *FileObject
-	err := r.use(func(p *C.OstreeRepo) error {
-		c, release := cancellable(ctx)
-		defer release()
+	err := r.call(ctx, func(p *C.OstreeRepo, c *C.GCancellable, cerr **C.GError) bool {
 		cs := cstr(checksum)
 		defer freeC(cs)
 		var mode, uid, gid C.guint32
@@ -253,10 +226,9 @@ func (r *Repo) LoadFile(ctx context.Context, checksum string, maxContent int64) 
 		var target *C.char
 		var content *C.guint8
 		var n C.gsize
-		var cerr *C.GError
 		if C.bootc_repo_load_file(p, cs, C.guint64(max(maxContent, 0)), &mode, &uid, &gid, &size,
-			&target, &content, &n, c, &cerr) == 0 {
-			return failed(ctx, "", cerr)
+			&target, &content, &n, c, cerr) == 0 {
+			return false
 		}
 		out = &FileObject{Mode: uint32(mode), UID: uint32(uid), GID: uint32(gid), Size: int64(size),
 			Target: takeString(target)}
@@ -264,7 +236,7 @@ func (r *Repo) LoadFile(ctx context.Context, checksum string, maxContent int64) 
 			out.Content = C.GoBytes(unsafe.Pointer(content), C.int(n))
 			gfree(unsafe.Pointer(content))
 		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading file object %s: %w", checksum, err)
