@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/install/disk/disktest"
 	"github.com/bootc-go/bootc/internal/install/installtest"
 	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
@@ -250,7 +251,7 @@ func TestInstallCLIRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	before := installtest.DiskDigest(t, partitioned)
+	before := disktest.Digest(t, partitioned)
 	common := []string{"--storage-root", e.storage, "install", "to-disk", "--via-loopback", "--filesystem", "ext4"}
 	for _, tc := range []struct {
 		name string
@@ -283,7 +284,7 @@ func TestInstallCLIRefusals(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "--sysroot does not apply") {
 		t.Errorf("--sysroot: exit %d\n%s", code, errs)
 	}
-	if installtest.DiskDigest(t, partitioned) != before {
+	if disktest.Digest(t, partitioned) != before {
 		t.Errorf("a refused install changed %s", partitioned)
 	}
 	installtest.CheckNoLeftovers(t, partitioned, "")

@@ -14,11 +14,11 @@ import (
 
 	"go.podman.io/image/v5/types"
 
+	"github.com/bootc-go/bootc/internal/install/installtest"
 	"github.com/bootc-go/bootc/internal/testskip"
 	"github.com/bootc-go/bootc/ostree/ostreetest"
 	"github.com/bootc-go/bootc/storage"
 	"github.com/bootc-go/bootc/storage/storagetest"
-	"github.com/bootc-go/bootc/tests/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -181,22 +181,7 @@ func (h *testHost) checkStatus(t *testing.T, golden string, names map[string]str
 // bootableImage returns a bootable fixture image whose last layer carries the version and a
 // kargs.d file.
 func bootableImage(version string, kargs ...string) storagetest.ImageSpec {
-	var base []storagetest.File
-	for _, e := range fixtures.BootableTree("base") {
-		f := storagetest.File{Path: e.Path, Mode: int64(e.Mode.Perm()) | int64(e.Mode)&0o7000, UID: e.UID, GID: e.GID}
-		switch e.Kind {
-		case fixtures.Dir:
-			f.Type, f.Path = '5', e.Path+"/"
-		case fixtures.Symlink:
-			f.Type, f.Linkname = '2', e.Target
-		default:
-			f.Content = e.Data()
-		}
-		if strings.HasPrefix(f.Path, "usr/etc") {
-			f.Path = strings.Replace(f.Path, "usr/etc", "etc", 1)
-		}
-		base = append(base, f)
-	}
+	base := installtest.TreeLayer("base")
 	top := []storagetest.File{
 		{Path: "usr/", Type: '5', Mode: 0o755}, {Path: "usr/lib/", Type: '5', Mode: 0o755},
 		{Path: "usr/lib/version", Mode: 0o644, Content: []byte(version + "\n")},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bootc-go/bootc/internal/imgref"
 	"github.com/bootc-go/bootc/internal/install/disk"
+	"github.com/bootc-go/bootc/internal/install/disk/disktest"
 	"github.com/bootc-go/bootc/internal/install/installtest"
 	"github.com/bootc-go/bootc/internal/progress"
 	"github.com/bootc-go/bootc/internal/testskip"
@@ -337,7 +338,7 @@ func TestInstallToDiskRefusals(t *testing.T) {
 			}
 			before := ""
 			if path != "/dev/null" {
-				before = installtest.DiskDigest(t, path)
+				before = disktest.Digest(t, path)
 			}
 			o := DiskOptions{Options: e.options(t, tc.tag), Device: path, ViaLoopback: true, Filesystem: "ext4"}
 			if tc.edit != nil {
@@ -354,7 +355,7 @@ func TestInstallToDiskRefusals(t *testing.T) {
 				t.Errorf("error has several lines: %q", err)
 			}
 			if path != "/dev/null" {
-				if after := installtest.DiskDigest(t, path); after != before {
+				if after := disktest.Digest(t, path); after != before {
 					t.Errorf("the refused install wrote to %s", path)
 				}
 				installtest.CheckNoLeftovers(t, path, e.mountDir)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bootc-go/bootc/internal/install/disk/disktest"
 )
 
 // loopSysfs reads /sys/block/loopN/loop/<attr>.
@@ -481,7 +483,7 @@ func TestTooSmallWritesNothing(t *testing.T) {
 			fillRandom(t, img, 0, MiB)
 			fillRandom(t, img, tt.size-MiB, MiB)
 			st0, _ := os.Stat(img)
-			before := fileHash(t, img)
+			before := disktest.Digest(t, img)
 			d := openDisk(t, img, Options{})
 			_, err := d.CreatePartitions(NewLayout(tt.opts), true)
 			ts, ok := errors.AsType[*TooSmallError](err)
@@ -493,7 +495,7 @@ func TestTooSmallWritesNothing(t *testing.T) {
 				t.Errorf("error %v (%+v)", err, ts)
 			}
 			st1, _ := os.Stat(img)
-			if after := fileHash(t, img); after != before || st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
+			if after := disktest.Digest(t, img); after != before || st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
 				t.Error("image changed")
 			}
 		})
@@ -528,13 +530,13 @@ func TestExistingTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := fileHash(t, img)
+	before := disktest.Digest(t, img)
 	d = openDisk(t, img, Options{})
 	_, err = d.CreatePartitions(NewLayout(LayoutOptions{ESP: true, ESPSize: 100 * MiB}), false)
 	if !errors.Is(err, ErrHasPartitionTable) || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "--wipe") {
 		t.Fatalf("without wipe: %v", err)
 	}
-	if fileHash(t, img) != before {
+	if disktest.Digest(t, img) != before {
 		t.Fatal("refused, but the image changed")
 	}
 

@@ -3,33 +3,23 @@ package disk
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
+	"github.com/bootc-go/bootc/internal/install/disk/disktest"
 	"github.com/bootc-go/bootc/internal/testskip"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testskip.Skip(t, "root", "needs root (loop devices, mounts)")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		testskip.Skipf(t, "loop", "no loop device support: %v", err)
-	}
+	disktest.RequireRoot(t, "loop devices, mounts")
 }
 
 func requireTool(t *testing.T, name, debianPackage string) string {
@@ -74,44 +64,6 @@ func fillRandom(t *testing.T, path string, off, n int64) {
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// fileHash digests a (sparse) file: the offsets of its data extents
-// (SEEK_DATA/SEEK_HOLE) and their content, plus its size. Any write,
-// including of zeros, and any punched hole changes it; holes are not read,
-// so a 1 GiB sparse image digests fast.
-func fileHash(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "size %d\n", st.Size())
-	for off := int64(0); off < st.Size(); {
-		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break // only a hole remains
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "data %d-%d\n", data, hole)
-		if _, err := io.Copy(h, io.NewSectionReader(f, data, hole-data)); err != nil {
-			t.Fatal(err)
-		}
-		off = hole
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -162,16 +114,9 @@ func boundLoops(t *testing.T, paths ...string) []string {
 // source is one of devs.
 func mountsUnder(t *testing.T, dir string, devs ...string) []string {
 	t.Helper()
-	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
-		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
-		return !under && !slices.Contains(devs, m.Source), false
-	})
+	out, err := disktest.MountsUnder(dir, devs...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Mountpoint
 	}
 	return out
 }
@@ -214,12 +159,12 @@ func guard(t *testing.T, dir string, paths ...string) {
 
 func execLookPath(name string) (string, error) { return exec.LookPath(name) }
 
-// TestFileHashSeesZeroWrites checks the test oracle itself: writing zeros
+// TestFileHashSeesZeroWrites checks the test oracle (disktest.Digest) itself: writing zeros
 // into a hole, or punching a hole, changes the digest.
 func TestFileHashSeesZeroWrites(t *testing.T) {
 	img := sparseFile(t, 64*MiB)
 	fillRandom(t, img, 0, MiB)
-	h0 := fileHash(t, img)
+	h0 := disktest.Digest(t, img)
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -229,14 +174,14 @@ func TestFileHashSeesZeroWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Sync()
-	h1 := fileHash(t, img)
+	h1 := disktest.Digest(t, img)
 	if h1 == h0 {
 		t.Error("writing zeros into a hole went unseen")
 	}
 	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 4096); err != nil {
 		t.Fatal(err)
 	}
-	if fileHash(t, img) == h1 {
+	if disktest.Digest(t, img) == h1 {
 		t.Error("punching a hole went unseen")
 	}
 }

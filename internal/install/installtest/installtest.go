@@ -1,27 +1,20 @@
 // Package installtest holds test helpers for bootc install: bootable fixture images with a
 // fake kernel, mounting the partitions of an installed disk image, and checks that an
-// install left no mount or loop device behind. It lives in a non-test file so that the
+// install left no mount or loop device behind (digesting a disk image is
+// disktest.Digest). It lives in a non-test file so that the
 // tests of internal/install and cmd/bootc can share it.
 package installtest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
-	"golang.org/x/sys/unix"
-
 	"github.com/bootc-go/bootc/internal/install/disk"
-	"github.com/bootc-go/bootc/internal/testskip"
+	"github.com/bootc-go/bootc/internal/install/disk/disktest"
 	"github.com/bootc-go/bootc/storage/storagetest"
 	"github.com/bootc-go/bootc/tests/fixtures"
 )
@@ -35,17 +28,12 @@ const (
 // RequireRoot skips the test unless it runs as root with loop device support.
 func RequireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testskip.Skip(t, "root", "needs root (loop devices, mounts, deployments)")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		testskip.Skipf(t, "loop", "no loop device support: %v", err)
-	}
+	disktest.RequireRoot(t, "loop devices, mounts, deployments")
 }
 
-// BaseLayer is a bootable tree (fixtures.BootableTree, with a fake kernel) as a layer, /etc
-// where an image has it, plus the toplevel directories a real image has.
-func BaseLayer(version string) []storagetest.File {
+// TreeLayer is the bootable tree fixtures.BootableTree(version), with a fake kernel, as a
+// layer, with its usr/etc moved to etc where an image has it.
+func TreeLayer(version string) []storagetest.File {
 	var out []storagetest.File
 	for _, e := range fixtures.BootableTree(version) {
 		f := storagetest.File{Path: e.Path, Mode: int64(e.Mode.Perm()) | int64(e.Mode)&0o7000, UID: e.UID, GID: e.GID}
@@ -62,6 +50,12 @@ func BaseLayer(version string) []storagetest.File {
 		}
 		out = append(out, f)
 	}
+	return out
+}
+
+// BaseLayer is [TreeLayer] plus the toplevel directories a real image has.
+func BaseLayer(version string) []storagetest.File {
+	out := TreeLayer(version)
 	for _, d := range []string{"boot/", "dev/", "proc/", "sys/", "run/", "tmp/", "sysroot/"} {
 		out = append(out, storagetest.File{Path: d, Type: '5', Mode: 0o755})
 	}
@@ -204,18 +198,11 @@ func LoopDevicesBackedBy(path string) []string {
 }
 
 // MountsOf lists the mount points in /proc/self/mountinfo whose mount point is under dir or
-// whose source is one of devs.
+// whose source is one of devs; a failure to read mountinfo is returned as the only entry.
 func MountsOf(dir string, devs ...string) []string {
-	ms, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
-		under := dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/"))
-		return !under && !slices.Contains(devs, m.Source), false
-	})
+	out, err := disktest.MountsUnder(dir, devs...)
 	if err != nil {
-		return []string{fmt.Sprintf("reading mountinfo: %v", err)}
-	}
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Mountpoint
+		return []string{err.Error()}
 	}
 	return out
 }
@@ -249,36 +236,4 @@ func CheckNoLeftovers(t testing.TB, diskPath, mountDir string) {
 			t.Errorf("mount directories left in %s: %v", mountDir, names)
 		}
 	}
-}
-
-// DiskDigest digests the data extents of a sparse file (their offsets and content): any
-// write changes it, and it reads only what was written.
-func DiskDigest(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	for off := int64(0); off < st.Size(); {
-		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if err != nil {
-			break // ENXIO: no data after off
-		}
-		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%d:", data)
-		if _, err := io.Copy(h, io.NewSectionReader(f, data, hole-data)); err != nil {
-			t.Fatal(err)
-		}
-		off = hole
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
