@@ -8,65 +8,101 @@
 # and the CNI lock in /etc/cni/net.d.
 #
 # Usage (root, in a private mount namespace): derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL
+#
+# vagrant/derive.sh sources this file for its functions (derive_sandbox, pod, podrun,
+# derive_pull_v1, derive_export); sourced, it defines them and runs nothing.
 set -euo pipefail
 
 die() { echo "derive.sh: $*" >&2; exit 1; }
-[ $# -eq 3 ] || die "usage: derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL"
-work=$1 layout=$2 ocilayout=$3
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-timestamp_v2=1735776000 # 2025-01-02T00:00:00Z
-timestamp_v3=1735862400 # 2025-01-03T00:00:00Z
 
-# Refuse to run in the host's mount namespace: the mounts below would hide host state.
-[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
-  die "must run in a private mount namespace (unshare -m --propagation private)"
-mount --make-rprivate /
-mount -t tmpfs -o mode=1777,size=64m bootc-test-shm /dev/shm
-for d in /var/lib/containers /etc/cni/net.d; do
-  [ ! -d "$d" ] || mount -t tmpfs -o mode=0755,size=16m bootc-test-hide "$d"
-done
+# derive_sandbox WORKDIR NAME: refuses to run in the host's mount namespace (the mounts
+# would hide host state), hides the host's podman state under tmpfs mounts (named
+# bootc-NAME-shm, -hide and -run) and sets up a podman store in WORKDIR/podman for pod and
+# podrun. It sets the globals work, p, run and podlog.
+derive_sandbox() {
+  work=$1
+  local name=$2 d
+  [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
+    die "must run in a private mount namespace (unshare -m --propagation private)"
+  mount --make-rprivate /
+  mount -t tmpfs -o mode=1777,size=64m "bootc-$name-shm" /dev/shm
+  for d in /var/lib/containers /etc/cni/net.d; do
+    [ ! -d "$d" ] || mount -t tmpfs -o mode=0755,size=16m "bootc-$name-hide" "$d"
+  done
 
-p=$work/podman
-mkdir -p "$p/root" "$p/tmp" "$work/context"
-# podman refuses a run root longer than 50 characters: use a short directory in /tmp, with
-# a tmpfs of this namespace on it so nothing is left in it.
-run=$(mktemp -d /tmp/bootc-run.XXXXXX)
-trap 'umount "$run" 2>/dev/null; rmdir "$run"' EXIT
-mount -t tmpfs -o mode=0700,size=64m bootc-test-run "$run"
-cat >"$p/storage.conf" <<EOF
+  p=$work/podman
+  mkdir -p "$p/root" "$p/tmp" "$work/context"
+  # podman refuses a run root longer than 50 characters: use a short directory in /tmp,
+  # with a tmpfs of this namespace on it so nothing is left in it.
+  run=$(mktemp -d /tmp/bootc-run.XXXXXX)
+  trap 'umount "$run" 2>/dev/null; rmdir "$run"' EXIT
+  mount -t tmpfs -o mode=0700,size=64m "bootc-$name-run" "$run"
+  cat >"$p/storage.conf" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$p/root"
 runroot = "$run"
 EOF
-cat >"$p/containers.conf" <<EOF
+  cat >"$p/containers.conf" <<EOF
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "none"
 image_copy_tmp_dir = "$p/tmp"
 tmp_dir = "$p/tmp"
 EOF
+  podlog=$work/podman.log
+}
+
+# pod runs podman on the store of derive_sandbox.
 pod() {
   CONTAINERS_CONF=$p/containers.conf CONTAINERS_STORAGE_CONF=$p/storage.conf TMPDIR=$p/tmp \
     podman --root "$p/root" --runroot "$run" --tmpdir "$p/tmp" --storage-driver overlay \
     --cgroup-manager cgroupfs --events-backend none "$@"
 }
-podlog=$work/podman.log
+
+# podrun is pod with its output appended to the podman log; on failure it shows the end of
+# the log and dies.
 podrun() {
   pod "$@" >>"$podlog" 2>&1 || { tail -n 40 "$podlog" >&2; die "podman $1 failed (log above)"; }
 }
 
-id=$(pod pull -q oci:"$layout:v1" 2>>"$podlog") || { tail -n 40 "$podlog" >&2; die "podman pull failed"; }
-podrun tag "$id" localhost/bootc-test:v1
+# derive_pull_v1 LAYOUT: pulls v1 of the OCI layout LAYOUT as localhost/bootc-test:v1.
+derive_pull_v1() {
+  local id
+  id=$(pod pull -q oci:"$1:v1" 2>>"$podlog") || { tail -n 40 "$podlog" >&2; die "podman pull failed"; }
+  podrun tag "$id" localhost/bootc-test:v1
+}
+
+# derive_export OCILAYOUT_TOOL LAYOUT REPO TAG...: adds each image REPO:TAG to the OCI
+# layout LAYOUT under TAG, then removes every image of the store. podman 4.3 pushing to
+# oci: would recompress every layer (new digests for the layout's layers), so each is
+# pushed uncompressed to dir: and ocilayout reuses the layout's blobs by diff ID.
+derive_export() {
+  local ocilayout=$1 layout=$2 repo=$3 v
+  shift 3
+  for v in "$@"; do
+    podrun push --format oci "$repo:$v" dir:"$work/$v"
+    "$ocilayout" import -layout "$layout" -tag "$v" -from "$work/$v"
+    rm -rf "${work:?}/$v"
+  done
+  pod rmi -a -f >>"$podlog" 2>&1 || true
+}
+
+# Sourced: the functions only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+  return 0
+fi
+
+[ $# -eq 3 ] || die "usage: derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL"
+layout=$2 ocilayout=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+timestamp_v2=1735776000 # 2025-01-02T00:00:00Z
+timestamp_v3=1735862400 # 2025-01-03T00:00:00Z
+
+derive_sandbox "$1" test
+derive_pull_v1 "$layout"
 podrun build --isolation=chroot --pull=never --timestamp="$timestamp_v2" \
   --build-arg BASE=localhost/bootc-test:v1 -f "$here/Containerfile.v2" -t localhost/bootc-test:v2 "$work/context"
 podrun build --isolation=chroot --pull=never --timestamp="$timestamp_v3" \
   --build-arg BASE=localhost/bootc-test:v2 -f "$here/Containerfile.v3" -t localhost/bootc-test:v3 "$work/context"
-# podman 4.3 pushing to oci: would recompress every layer (new digests for v1's layers), so
-# push uncompressed to dir: and let ocilayout reuse the layout's blobs by diff ID.
-for v in v2 v3; do
-  podrun push --format oci localhost/bootc-test:$v dir:"$work/$v"
-  "$ocilayout" import -layout "$layout" -tag "$v" -from "$work/$v"
-  rm -rf "${work:?}/$v"
-done
-pod rmi -a -f >>"$podlog" 2>&1 || true
+derive_export "$ocilayout" "$layout" localhost/bootc-test v2 v3
