@@ -7,7 +7,7 @@
 # by the functions of tests/image/derive.sh (sourced): nothing of the host's podman is
 # touched, every mount goes with this process.
 #
-# Usage (root, in a private mount namespace): derive.sh WORKDIR TEST_LAYOUT OUT_LAYOUT OCILAYOUT_TOOL
+# Usage (root; it makes its own mount namespace): derive.sh WORKDIR TEST_LAYOUT OUT_LAYOUT OCILAYOUT_TOOL
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +16,7 @@ images=$(cd "$here/../tests/image" && pwd)
 source "$images/derive.sh"
 die() { echo "vagrant/derive.sh: $*" >&2; exit 1; }
 [ $# -eq 4 ] || die "usage: derive.sh WORKDIR TEST_LAYOUT OUT_LAYOUT OCILAYOUT_TOOL"
+derive_private_ns "${BASH_SOURCE[0]}" "$@"
 test_layout=$2 out=$3 ocilayout=$4
 
 derive_sandbox "$1" vagrant

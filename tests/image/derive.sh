@@ -7,7 +7,7 @@
 # which podman 4.3 keeps there whatever --root says), the shared lock segment in /dev/shm
 # and the CNI lock in /etc/cni/net.d.
 #
-# Usage (root, in a private mount namespace): derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL
+# Usage (root; it makes its own mount namespace): derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL
 #
 # vagrant/derive.sh sources this file for its functions (derive_sandbox, pod, podrun,
 # derive_pull_v1, derive_export); sourced, it defines them and runs nothing.
@@ -15,15 +15,23 @@ set -euo pipefail
 
 die() { echo "derive.sh: $*" >&2; exit 1; }
 
-# derive_sandbox WORKDIR NAME: refuses to run in the host's mount namespace (the mounts
-# would hide host state), hides the host's podman state under tmpfs mounts (named
+# derive_private_ns SCRIPT ARGS...: re-executes SCRIPT with ARGS in a mount namespace of
+# its own (unshare -m --propagation private) unless this process already made one. The
+# mark is this process's PID (exec keeps it), so an inherited mark does not count; the
+# namespace cannot be compared with PID 1's, which is not readable in every sandbox.
+derive_private_ns() {
+  [ "${BOOTC_DERIVE_NS:-}" = "$$" ] && return 0
+  exec unshare --mount --propagation private env BOOTC_DERIVE_NS=$$ bash "$@"
+}
+
+# derive_sandbox WORKDIR NAME: refuses to run outside the mount namespace of
+# derive_private_ns (the mounts would hide host state), hides the host's podman state under tmpfs mounts (named
 # bootc-NAME-shm, -hide and -run) and sets up a podman store in WORKDIR/podman for pod and
 # podrun. It sets the globals work, p, run and podlog.
 derive_sandbox() {
   work=$1
   local name=$2 d
-  [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
-    die "must run in a private mount namespace (unshare -m --propagation private)"
+  [ "${BOOTC_DERIVE_NS:-}" = "$$" ] || die "derive_sandbox outside derive_private_ns's mount namespace"
   mount --make-rprivate /
   mount -t tmpfs -o mode=1777,size=64m "bootc-$name-shm" /dev/shm
   for d in /var/lib/containers /etc/cni/net.d; do
@@ -94,6 +102,7 @@ if [ "${BASH_SOURCE[0]}" != "$0" ]; then
 fi
 
 [ $# -eq 3 ] || die "usage: derive.sh WORKDIR LAYOUT OCILAYOUT_TOOL"
+derive_private_ns "${BASH_SOURCE[0]}" "$@"
 layout=$2 ocilayout=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 timestamp_v2=1735776000 # 2025-01-02T00:00:00Z
