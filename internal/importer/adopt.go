@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/bootc-go/bootc/internal/chunkstream"
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -70,15 +71,11 @@ func (a *adopter) write(ctx context.Context, j *job) (string, error) {
 		}
 		return a.copy(ctx, j, csum, bytes.NewReader(data), "the layer stream")
 	}
-	cr := &chunkReader{ctx: ctx, ch: j.chunks}
-	bp := chunkPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(h, j.sum.tee(cr), *bp)
+	bp := chunkstream.Get()
+	n, err := io.CopyBuffer(h, j.sum.tee(chunkstream.NewReader(ctx, j.chunks)), *bp)
 	j.sum.close()
-	chunkPool.Put(bp)
-	for bp := range j.chunks { // drain after an error, returning buffers
-		*bp = (*bp)[:cap(*bp)]
-		chunkPool.Put(bp)
-	}
+	chunkstream.Put(bp)
+	chunkstream.Drain(j.chunks) // what an error left unread
 	if err != nil {
 		return "", fmt.Errorf("reading content: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bootc-go/bootc/internal/chunkstream"
 	"github.com/bootc-go/bootc/internal/tarstream"
 	"github.com/bootc-go/bootc/ostree"
 )
@@ -21,16 +22,12 @@ import (
 // to a writer goroutine in chunks.
 const inlineMax = 64 << 10
 
-// chunkSize is the size of the chunks large files are streamed in.
-const chunkSize = 512 << 10
-
 // queueDepth bounds the entries in flight between the parser, the writers and the tree
 // goroutine (and so memory: at most queueDepth small files are buffered).
 const queueDepth = 256
 
 var (
 	smallPool = sync.Pool{New: func() any { b := make([]byte, inlineMax); return &b }}
-	chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 )
 
 // Stats counts what a layer import wrote and dropped.
@@ -242,34 +239,20 @@ func parse(ctx context.Context, r io.Reader, opts LayerOptions, order, work chan
 		if err := send(work, j); err != nil {
 			return err
 		}
-		err = func() error {
-			defer close(j.chunks)
-			for remaining := j.size; remaining > 0; {
-				bp := chunkPool.Get().(*[]byte)
-				n := min(int64(chunkSize), remaining)
-				*bp = (*bp)[:n]
-				if _, err := io.ReadFull(tr, *bp); err != nil {
-					*bp = (*bp)[:cap(*bp)]
-					chunkPool.Put(bp)
-					return fmt.Errorf("layer entry %q: reading content: %w", hdr.Name, err)
-				}
-				remaining -= n
-				read += n
-				if opts.OnBytes != nil {
-					opts.OnBytes(read)
-				}
-				select {
-				case j.chunks <- bp:
-				case <-ctx.Done():
-					chunkPool.Put(bp)
-					return context.Cause(ctx)
-				}
-			}
-			return nil
-		}()
-		if err != nil {
-			return err
+		var onRead func(int64)
+		if opts.OnBytes != nil {
+			before := read
+			onRead = func(n int64) { opts.OnBytes(before + n) }
 		}
+		err = chunkstream.Send(ctx, tr, j.size, j.chunks, onRead)
+		close(j.chunks)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("layer entry %q: reading content: %w", hdr.Name, err)
+		}
+		read += j.size
 	}
 }
 
@@ -383,7 +366,7 @@ func writeFiles(ctx context.Context, batch *ostree.ObjectBatch, ad *adopter, wor
 			rd = bytes.NewReader((*j.small)[:j.size])
 			j.sum.write((*j.small)[:j.size])
 		} else {
-			rd = j.sum.tee(&chunkReader{ctx: ctx, ch: j.chunks})
+			rd = j.sum.tee(chunkstream.NewReader(ctx, j.chunks))
 		}
 		csum, err := batch.WriteRegfile(ctx, j.meta, j.size, rd)
 		j.sum.close()
@@ -391,43 +374,10 @@ func writeFiles(ctx context.Context, batch *ostree.ObjectBatch, ad *adopter, wor
 			smallPool.Put(j.small)
 			j.small = nil
 		} else {
-			for bp := range j.chunks { // drain after an error, returning buffers
-				*bp = (*bp)[:cap(*bp)]
-				chunkPool.Put(bp)
-			}
+			chunkstream.Drain(j.chunks) // what an error left unread
 		}
 		j.done <- writeResult{checksum: csum, err: err}
 	}
-}
-
-// chunkReader reads a large file's content from the parser's chunks.
-type chunkReader struct {
-	ctx context.Context
-	ch  <-chan *[]byte
-	cur *[]byte
-	off int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	for c.cur == nil || c.off == len(*c.cur) {
-		if c.cur != nil {
-			*c.cur = (*c.cur)[:cap(*c.cur)]
-			chunkPool.Put(c.cur)
-			c.cur = nil
-		}
-		select {
-		case bp, ok := <-c.ch:
-			if !ok {
-				return 0, io.EOF
-			}
-			c.cur, c.off = bp, 0
-		case <-c.ctx.Done():
-			return 0, context.Cause(c.ctx)
-		}
-	}
-	n := copy(p, (*c.cur)[c.off:])
-	c.off += n
-	return n, nil
 }
 
 // treeBuilder owns the layer's mutable tree (OstreeMutableTree is single-threaded).

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/bootc-go/bootc/internal/chunkstream"
 	"github.com/bootc-go/bootc/ostree"
 )
 
@@ -14,12 +15,7 @@ import (
 // the generic importer does: small files are handed over whole, larger ones streamed in
 // chunks. libostree checks each checksum.
 
-const (
-	smallContent = 64 << 10
-	contentChunk = 512 << 10
-)
-
-var contentChunks = sync.Pool{New: func() any { b := make([]byte, contentChunk); return &b }}
+const smallContent = 64 << 10
 
 type contentJob struct {
 	checksum string
@@ -57,15 +53,13 @@ func (p *writerPool) run() {
 		if j.chunks == nil {
 			r = bytes.NewReader(j.small)
 		} else {
-			r = &chunkReader{ctx: p.ctx, ch: j.chunks}
+			r = chunkstream.NewReader(p.ctx, j.chunks)
 		}
 		if err := p.repo.WriteRegfileExpected(p.ctx, j.checksum, j.meta, j.size, r); err != nil {
 			p.cancel(err)
 		}
 		if j.chunks != nil {
-			for bp := range j.chunks { // what an error left unread
-				contentChunks.Put(bp)
-			}
+			chunkstream.Drain(j.chunks) // what an error left unread
 		}
 	}
 }
@@ -90,23 +84,7 @@ func (p *writerPool) submit(checksum string, meta ostree.RawFileMeta, size int64
 		return nil
 	}
 	defer close(j.chunks)
-	for remaining := size; remaining > 0; {
-		bp := contentChunks.Get().(*[]byte)
-		n := min(int64(contentChunk), remaining)
-		*bp = (*bp)[:n]
-		if _, err := io.ReadFull(r, *bp); err != nil {
-			contentChunks.Put(bp)
-			return err
-		}
-		remaining -= n
-		select {
-		case j.chunks <- bp:
-		case <-p.ctx.Done():
-			contentChunks.Put(bp)
-			return context.Cause(p.ctx)
-		}
-	}
-	return nil
+	return chunkstream.Send(p.ctx, r, size, j.chunks, nil)
 }
 
 // wait waits for the writers and returns the first error one had.
@@ -122,33 +100,4 @@ func (p *writerPool) wait() error {
 func (p *writerPool) stop(err error) {
 	p.cancel(err)
 	_ = p.wait()
-}
-
-type chunkReader struct {
-	ctx context.Context
-	ch  <-chan *[]byte
-	cur *[]byte
-	off int
-}
-
-func (c *chunkReader) Read(b []byte) (int, error) {
-	for c.cur == nil || c.off == len(*c.cur) {
-		if c.cur != nil {
-			*c.cur = (*c.cur)[:cap(*c.cur)]
-			contentChunks.Put(c.cur)
-			c.cur = nil
-		}
-		select {
-		case bp, ok := <-c.ch:
-			if !ok {
-				return 0, io.EOF
-			}
-			c.cur, c.off = bp, 0
-		case <-c.ctx.Done():
-			return 0, context.Cause(c.ctx)
-		}
-	}
-	n := copy(b, (*c.cur)[c.off:])
-	c.off += n
-	return n, nil
 }
