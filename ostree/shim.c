@@ -153,8 +153,9 @@ bootc_content_writer_finish (OstreeContentWriter *w, GCancellable *c, GError **e
 }
 
 char *
-bootc_repo_write_content_fd (OstreeRepo *repo, int fd, guint32 uid, guint32 gid, guint32 mode,
-                             guint64 len, GVariant *xattrs, GCancellable *c, GError **error)
+bootc_repo_write_content_fd (OstreeRepo *repo, const char *expected, int fd, guint32 uid,
+                             guint32 gid, guint32 mode, guint64 len, GVariant *xattrs,
+                             GCancellable *c, GError **error)
 {
   g_autoptr(GFileInfo) info = g_file_info_new ();
   g_file_info_set_file_type (info, G_FILE_TYPE_REGULAR);
@@ -168,7 +169,7 @@ bootc_repo_write_content_fd (OstreeRepo *repo, int fd, guint32 uid, guint32 gid,
   if (!ostree_raw_file_to_content_stream (raw, info, xattrs, &content, &content_len, c, error))
     return NULL;
   g_autofree guchar *csum = NULL;
-  if (!ostree_repo_write_content (repo, NULL, content, content_len, &csum, c, error))
+  if (!ostree_repo_write_content (repo, expected, content, content_len, &csum, c, error))
     return NULL;
   return ostree_checksum_from_bytes (csum);
 }

@@ -56,8 +56,10 @@ OstreeContentWriter *bootc_repo_write_regfile (OstreeRepo *repo, guint32 uid, gu
 gboolean bootc_content_writer_write (OstreeContentWriter *w, const guint8 *buf, gsize len,
                                      GCancellable *c, GError **error);
 char *bootc_content_writer_finish (OstreeContentWriter *w, GCancellable *c, GError **error);
-char *bootc_repo_write_content_fd (OstreeRepo *repo, int fd, guint32 uid, guint32 gid,
-                                   guint32 mode, guint64 len, GVariant *xattrs,
+/* Writes the regular file of len bytes at fd as a content object (checked against expected
+ * unless NULL) and returns its checksum (g_free). */
+char *bootc_repo_write_content_fd (OstreeRepo *repo, const char *expected, int fd, guint32 uid,
+                                   guint32 gid, guint32 mode, guint64 len, GVariant *xattrs,
                                    GCancellable *c, GError **error);
 char *bootc_repo_write_symlink (OstreeRepo *repo, guint32 uid, guint32 gid, GVariant *xattrs,
                                 const char *target, GCancellable *c, GError **error);

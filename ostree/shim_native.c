@@ -1,5 +1,6 @@
 /* C shims for ostree-native container images; see shim_native.h. */
 #include "shim_native.h"
+#include "shim.h"
 
 #include <string.h>
 #include <gio/gunixinputstream.h>
@@ -60,19 +61,9 @@ bootc_native_write_content_fd (OstreeRepo *repo, const char *expected, int fd, g
   g_autoptr(GVariant) xv = xattrs_variant (xattrs, xattrs_len, error);
   if (xv == NULL)
     return FALSE;
-  g_autoptr(GFileInfo) info = g_file_info_new ();
-  g_file_info_set_file_type (info, G_FILE_TYPE_REGULAR);
-  g_file_info_set_size (info, len);
-  g_file_info_set_attribute_uint32 (info, "unix::uid", uid);
-  g_file_info_set_attribute_uint32 (info, "unix::gid", gid);
-  g_file_info_set_attribute_uint32 (info, "unix::mode", mode);
-  g_autoptr(GInputStream) raw = g_unix_input_stream_new (fd, FALSE);
-  g_autoptr(GInputStream) content = NULL;
-  guint64 content_len = 0;
-  if (!ostree_raw_file_to_content_stream (raw, info, xv, &content, &content_len, c, error))
-    return FALSE;
-  g_autofree guchar *csum = NULL;
-  return ostree_repo_write_content (repo, expected, content, content_len, &csum, c, error);
+  g_autofree char *csum = bootc_repo_write_content_fd (repo, expected, fd, uid, gid, mode, len, xv,
+                                                        c, error);
+  return csum != NULL;
 }
 
 gboolean

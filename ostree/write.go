@@ -141,7 +141,7 @@ func (r *Repo) writeSpooled(p *C.OstreeRepo, c *C.GCancellable, meta FileMeta, m
 		return "", err
 	}
 	var cerr *C.GError
-	csum := C.bootc_repo_write_content_fd(p, C.int(f.Fd()), C.guint32(meta.UID), C.guint32(meta.GID),
+	csum := C.bootc_repo_write_content_fd(p, nil, C.int(f.Fd()), C.guint32(meta.UID), C.guint32(meta.GID),
 		mode, C.guint64(size), xattrs, c, &cerr)
 	runtime.KeepAlive(f)
 	if csum == nil {
