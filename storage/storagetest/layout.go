@@ -207,7 +207,7 @@ func WriteOCI(dir, tag string, spec ImageSpec) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := addToIndex(dir, tag, imgspecv1.Descriptor{
+	if err := AddToIndex(dir, tag, imgspecv1.Descriptor{
 		MediaType: imgspecv1.MediaTypeImageManifest,
 		Digest:    img.ManifestDigest,
 		Size:      int64(len(img.Manifest)),
@@ -261,7 +261,7 @@ func WriteOCIList(dir, tag string, specs ...ImageSpec) (*List, error) {
 	if err := writeBlob(dir, l.Digest, l.Index); err != nil {
 		return nil, err
 	}
-	if err := addToIndex(dir, tag, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: l.Digest, Size: int64(len(l.Index))}); err != nil {
+	if err := AddToIndex(dir, tag, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: l.Digest, Size: int64(len(l.Index))}); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -348,9 +348,9 @@ func writeImage(dir, tag string, spec ImageSpec) (*Image, error) {
 	return img, nil
 }
 
-// addToIndex records desc under tag in dir's index.json, replacing an entry with the same tag,
-// and writes the oci-layout file.
-func addToIndex(dir, tag string, desc imgspecv1.Descriptor) error {
+// AddToIndex records desc under tag in the OCI layout dir's index.json, replacing an entry
+// with the same tag, and writes the oci-layout file.
+func AddToIndex(dir, tag string, desc imgspecv1.Descriptor) error {
 	layout, err := json.Marshal(imgspecv1.ImageLayout{Version: imgspecv1.ImageLayoutVersion})
 	if err != nil {
 		return err

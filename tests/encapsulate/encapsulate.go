@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/bootc-go/bootc/ostree"
+	"github.com/bootc-go/bootc/storage/storagetest"
 	digest "github.com/opencontainers/go-digest"
 	imgspecs "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -560,36 +560,6 @@ func (img *Image) writeManifest(c *ostree.Commit, opts Options) error {
 		return err
 	}
 	img.Config, img.Manifest, img.ManifestDigest = cb, mb, md
-	return addToIndex(img.Dir, img.Tag, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest,
+	return storagetest.AddToIndex(img.Dir, img.Tag, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest,
 		Digest: md, Size: int64(len(mb))})
-}
-
-func addToIndex(dir, tag string, desc imgspecv1.Descriptor) error {
-	layout, _ := json.Marshal(imgspecv1.ImageLayout{Version: imgspecv1.ImageLayoutVersion})
-	if err := os.WriteFile(filepath.Join(dir, imgspecv1.ImageLayoutFile), layout, 0o644); err != nil {
-		return err
-	}
-	idxPath := filepath.Join(dir, "index.json")
-	idx := imgspecv1.Index{Versioned: imgspecs.Versioned{SchemaVersion: 2}, MediaType: imgspecv1.MediaTypeImageIndex}
-	switch b, err := os.ReadFile(idxPath); {
-	case err == nil:
-		if err := json.Unmarshal(b, &idx); err != nil {
-			return fmt.Errorf("%s: %w", idxPath, err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	kept := idx.Manifests[:0]
-	for _, m := range idx.Manifests {
-		if m.Annotations[imgspecv1.AnnotationRefName] != tag {
-			kept = append(kept, m)
-		}
-	}
-	desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: tag}
-	idx.Manifests = append(kept, desc)
-	b, err := json.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(idxPath, b, 0o644)
 }
