@@ -78,7 +78,7 @@ fuzz: deps
 # upgrade, and --download-only/--from-downloaded, each checked on the serial console and on
 # the disk; the GRUB/UEFI Secure Boot scenario, the ostree-native image, and the install
 # alongside a plain Debian system (to-existing-root, then podman build in the guest). About
-# 35 minutes under TCG on 2 cores. BOOTC_E2E_LOGS=DIR keeps the serial consoles.
+# 57 minutes under TCG on 2 cores. BOOTC_E2E_LOGS=DIR keeps the serial consoles.
 e2e: deps
 	BOOTC_E2E=1 $(GO) test $(GOFLAGS_TAGS) -count=1 -v -timeout 70m ./tests/e2e/
 
