@@ -26,9 +26,7 @@ const inlineMax = 64 << 10
 // goroutine (and so memory: at most queueDepth small files are buffered).
 const queueDepth = 256
 
-var (
-	smallPool = sync.Pool{New: func() any { b := make([]byte, inlineMax); return &b }}
-)
+var smallPool = sync.Pool{New: func() any { b := make([]byte, inlineMax); return &b }}
 
 // Stats counts what a layer import wrote and dropped.
 type Stats struct {
